@@ -1,0 +1,1 @@
+"""Core types, geometry and errors shared by every layer (imports only numpy)."""

@@ -1,0 +1,104 @@
+"""Plain data types that travel between detect, plan and anonymize."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fractions import Fraction
+
+import numpy as np
+
+
+class Kind(StrEnum):
+    """What a region is."""
+
+    FACE = "face"
+    PLATE = "plate"
+    TEXT = "text"
+    HEAD = "head"
+
+
+class Origin(StrEnum):
+    """Where a region came from."""
+
+    DETECTED = "detected"
+    TRACKED = "tracked"
+    MANUAL = "manual"
+
+
+class Decision(StrEnum):
+    """What happens to a region."""
+
+    REDACT = "redact"
+    KEEP = "keep"
+
+
+Box = tuple[float, float, float, float]
+"""x1, y1, x2, y2 in float pixels, origin top-left, half-open, display-oriented frame."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """One area of one frame to hide (or, by decision, to keep) and why."""
+
+    box: Box
+    kind: Kind = Kind.FACE
+    score: float = 1.0
+    origin: Origin = Origin.DETECTED
+    decision: Decision = Decision.REDACT
+    track_id: int | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.box) != 4 or not all(np.isfinite(v) for v in self.box):
+            raise ValueError(f"box must be four finite numbers, got {self.box!r}")
+        object.__setattr__(self, "box", tuple(float(v) for v in self.box))
+        object.__setattr__(self, "kind", Kind(self.kind))
+        object.__setattr__(self, "origin", Origin(self.origin))
+        object.__setattr__(self, "decision", Decision(self.decision))
+        if not 0.0 <= self.score <= 1.0:
+            raise ValueError(f"score must lie in [0, 1], got {self.score}")
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Columnar detections of one kind in one frame: parallel arrays, like supervision's."""
+
+    xyxy: np.ndarray  # (N, 4) float32
+    score: np.ndarray  # (N,) float32
+    kind: Kind = Kind.FACE
+
+    def __post_init__(self) -> None:
+        xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
+        score = np.asarray(self.score, dtype=np.float32).reshape(-1)
+        if len(xyxy) != len(score):
+            raise ValueError(f"{len(xyxy)} boxes but {len(score)} scores")
+        object.__setattr__(self, "xyxy", xyxy)
+        object.__setattr__(self, "score", score)
+        object.__setattr__(self, "kind", Kind(self.kind))
+
+    @classmethod
+    def empty(cls, kind: Kind = Kind.FACE) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), kind)
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def regions(self) -> list[Region]:
+        return [
+            Region(tuple(b), self.kind, float(min(1.0, max(0.0, s))))
+            for b, s in zip(self.xyxy.tolist(), self.score.tolist(), strict=True)
+        ]
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """Where a frame sits in its media: decode order index and exact presentation time."""
+
+    index: int
+    pts: int = 0
+    time_base: Fraction = field(default_factory=lambda: Fraction(1, 1))
+
+    @property
+    def seconds(self) -> float:
+        return float(self.pts * self.time_base)
