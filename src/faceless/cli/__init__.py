@@ -1,0 +1,1 @@
+"""The `faceless` command line: one module per command, sharing cli.common."""

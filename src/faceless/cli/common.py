@@ -1,0 +1,262 @@
+"""What the commands share: option parsing into Options, input discovery, progress, summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from faceless.anonymize.operators import Operator, OperatorSpec, Shape
+from faceless.core.errors import ConfigError, FacelessError
+from faceless.detect.faces import FaceOptions
+from faceless.media.files import is_output_name
+from faceless.media.image import IMAGE_EXTENSIONS, ImageOptions
+from faceless.media.video import VIDEO_EXTENSIONS, AudioMode, VideoOptions
+from faceless.pipeline import Options
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+
+
+class UsageError(FacelessError, ValueError):
+    """The command line asks for something impossible (exit 2)."""
+
+
+@dataclass
+class Job:
+    """One input and where its output goes (or why it cannot be processed)."""
+
+    src: Path
+    dst: Path | None = None
+    error: str | None = None
+
+
+@dataclass
+class Outcome:
+    src: Path
+    dst: Path | None
+    ok: bool
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def add_detect_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("detection")
+    g.add_argument("--threshold", type=float, default=FaceOptions.threshold,
+                   help="face score threshold; lower finds more faces and more false ones "
+                        "(default %(default)s)")
+    g.add_argument("--scales", default="1",
+                   help="comma-separated scales of the frame to run the detector at, e.g. "
+                        "'1,2' adds an upscaled pass for tiny faces (default %(default)s)")
+    g.add_argument("--coarse-side", type=int, default=FaceOptions.coarse_side,
+                   help="extra pass with the long side at this many pixels for very large "
+                        "faces; 0 turns it off (default %(default)s)")
+    g.add_argument("--mask-scale", type=float, default=Options.mask_scale,
+                   help="grow each face box by this factor so hairline, ears and chin are "
+                        "covered (default %(default)s)")
+    g.add_argument("--model", type=Path, help="a CenterFace-compatible ONNX file to use "
+                   "instead of the shipped one")
+
+
+def add_render_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    g = p.add_argument_group("hiding")
+    g.add_argument("--operator", choices=[o.value for o in Operator],
+                   default=Operator.BLUR.value if defaults else None,
+                   help="blur (size-relative, strong), pixelate or fill (solid colour)"
+                        + (" (default %(default)s)" if defaults else " (default: the plan's)"))
+    g.add_argument("--shape", choices=[s.value for s in Shape],
+                   default=Shape.ELLIPSE.value if defaults else None,
+                   help="mask shape" + (" (default %(default)s)" if defaults else ""))
+    g.add_argument("--color", default="0,0,0", help="fill colour as R,G,B (default %(default)s)")
+    g = p.add_argument_group("output")
+    g.add_argument("-o", "--output", type=Path,
+                   help="output file, or folder (mirrors input folders); default: "
+                        "NAME.faceless.EXT beside each input file, FOLDER.faceless/ for a folder")
+    g.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    g.add_argument("--crf", type=int, default=VideoOptions.crf,
+                   help="video quality, lower is better (H.264 CRF, default %(default)s)")
+    g.add_argument("--preset", default=VideoOptions.preset,
+                   help="x264 speed preset (default %(default)s)")
+    g.add_argument("--audio", choices=[a.value for a in AudioMode], default=AudioMode.DROP.value,
+                   help="drop (default) or keep the audio track")
+    g.add_argument("--keep-metadata", action="store_true",
+                   help="keep safe metadata (never GPS/location, device serials or thumbnails)")
+    g.add_argument("--quality", type=int, default=ImageOptions.quality,
+                   help="JPEG/WebP quality (default %(default)s)")
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reporting")
+    g.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    g.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+
+def _floats(text: str, name: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as err:
+        raise UsageError(f"--{name}: expected comma-separated numbers, got {text!r}") from err
+
+
+def _color(text: str) -> tuple[int, int, int]:
+    try:
+        r, g, b = (int(v) for v in text.split(","))
+    except ValueError as err:
+        raise UsageError(f"--color: expected R,G,B like 0,0,0, got {text!r}") from err
+    return (r, g, b)
+
+
+def build_options(a: argparse.Namespace) -> Options:
+    """Options from parsed arguments; invalid values become ConfigError (exit 2)."""
+    face = FaceOptions()
+    if hasattr(a, "threshold"):
+        face = FaceOptions(threshold=a.threshold, scales=_floats(a.scales, "scales"),
+                           coarse_side=a.coarse_side, model_path=a.model)
+    kw: dict[str, Any] = {"face": face}
+    if hasattr(a, "mask_scale"):
+        kw["mask_scale"] = a.mask_scale
+    if hasattr(a, "operator"):
+        op = Operator(a.operator or Operator.BLUR)
+        shape = Shape(a.shape or Shape.ELLIPSE)
+        kw["operator"] = OperatorSpec(op, shape, color=_color(a.color))
+        kw["video"] = VideoOptions(crf=a.crf, preset=a.preset, audio=AudioMode(a.audio),
+                                   keep_metadata=a.keep_metadata)
+        kw["image"] = ImageOptions(quality=a.quality, keep_metadata=a.keep_metadata)
+        kw["overwrite"] = a.overwrite
+    if getattr(a, "model", None) is not None and not a.model.is_file():
+        raise ConfigError(f"--model {a.model}: no such file")
+    return Options(**kw)
+
+
+def plan_jobs(inputs: list[Path], output: Path | None, name_for: Callable[[Path], str],
+              default_for: Callable[[Path], Path], folder_suffix: str,
+              extensions: frozenset[str] = MEDIA_EXTENSIONS) -> tuple[list[Job], list[Path]]:
+    """Map inputs to outputs. Returns the jobs and the files skipped (unsupported type).
+
+    A file goes to `output` (a file name, or a folder when it exists as one, ends in a
+    separator, or there are several inputs), else to `default_for(src)`. A folder is searched
+    recursively and mirrored into `output` (default `FOLDER<folder_suffix>`), keeping names.
+    """
+    jobs: list[Job] = []
+    skipped: list[Path] = []
+    out_is_dir = output is not None and (output.is_dir() or str(output).endswith(("/", "\\"))
+                                         or len(inputs) > 1)
+    for src in inputs:
+        if src.is_dir():
+            root = output if output is not None else src.with_name(src.name + folder_suffix)
+            root_res = root.resolve()
+            for f in sorted(src.rglob("*")):
+                if not f.is_file() or f.name.startswith(".") or is_output_name(f):
+                    continue
+                if root_res in f.resolve().parents:  # our own output folder inside the input
+                    continue
+                if f.suffix.lower() not in extensions:
+                    skipped.append(f)
+                    continue
+                rel = f.relative_to(src)
+                jobs.append(Job(f, root / rel.parent / name_for(f)))
+        elif src.is_file():
+            if output is None:
+                jobs.append(Job(src, default_for(src)))
+            elif out_is_dir:
+                jobs.append(Job(src, output / name_for(src)))
+            else:
+                jobs.append(Job(src, output))
+        else:
+            jobs.append(Job(src, None, f"{src}: no such file or folder; check the path"))
+    return jobs, skipped
+
+
+class Reporter:
+    """Progress bars, per-item error lines and the closing summary (rich, to stderr)."""
+
+    def __init__(self, quiet: bool = False, as_json: bool = False,
+                 console: Console | None = None) -> None:
+        self.quiet, self.as_json = quiet, as_json
+        self.err = console or Console(stderr=True, highlight=False)
+        self.outcomes: list[Outcome] = []
+        self.t0 = time.monotonic()
+        self._progress: Progress | None = None
+
+    def __enter__(self) -> Reporter:
+        if not self.quiet and self.err.is_terminal:
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                console=self.err, transient=True)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def item(self, label: str) -> Callable[[int, int | None], None]:
+        """A progress callback for one item; shows frames per second."""
+        if self._progress is None:
+            return lambda done, total: None
+        task = self._progress.add_task(label, total=None, rate="")
+        t0 = time.monotonic()
+        prog = self._progress
+
+        def update(done: int, total: int | None) -> None:
+            dt = time.monotonic() - t0
+            rate = f"{done / dt:.1f} fps" if dt > 0 and done > 1 else ""
+            prog.update(task, completed=done, total=total, rate=rate)
+        return update
+
+    def done(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+        if self._progress is not None:
+            for t in list(self._progress.tasks):
+                self._progress.remove_task(t.id)
+        if not outcome.ok:
+            self.err.print(f"[red]error[/red]: {outcome.error}", markup=True, soft_wrap=True)
+        elif not self.quiet and not self.as_json:
+            extra = outcome.details.get("summary", "")
+            self.err.print(f"[green]ok[/green] {outcome.src} -> {outcome.dst} {extra}",
+                           markup=True, soft_wrap=True)
+
+    def finish(self, skipped: list[Path]) -> int:
+        ok = sum(o.ok for o in self.outcomes)
+        failed = len(self.outcomes) - ok
+        seconds = time.monotonic() - self.t0
+        if self.as_json:
+            doc = {"ok": ok, "failed": failed, "skipped": [str(p) for p in skipped],
+                   "seconds": round(seconds, 3),
+                   "items": [{"input": str(o.src), "output": str(o.dst) if o.dst else None,
+                              "ok": o.ok, "error": o.error, **o.details}
+                             for o in self.outcomes]}
+            sys.stdout.write(json.dumps(doc, indent=1) + "\n")
+        elif not self.quiet:
+            if skipped:
+                self.err.print(f"skipped {len(skipped)} file(s) of unsupported type", soft_wrap=True)
+            self.err.print(f"{ok} done, {failed} failed in {seconds:.1f}s", soft_wrap=True)
+        return EXIT_FAILED if failed else EXIT_OK
+
+
+def setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def error_line(err: Exception, src: object) -> str:
+    """One line that names the file: library messages usually start with the path already."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return text if str(src) in text else f"{src}: {text}"

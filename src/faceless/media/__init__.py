@@ -1,0 +1,1 @@
+"""Everything that touches files and codecs: images with Pillow, video with PyAV."""

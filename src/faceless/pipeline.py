@@ -1,0 +1,285 @@
+"""The one-call API: detect, plan and render images and videos, failing closed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from faceless import __version__
+from faceless.anonymize.operators import OperatorSpec, apply_regions
+from faceless.core.errors import (
+    AnalysisError,
+    ConfigError,
+    FacelessError,
+    PlanError,
+    UnsupportedFormatError,
+)
+from faceless.core.geometry import scale_box
+from faceless.core.types import Kind, Region
+from faceless.detect.base import Detector, sha256_file
+from faceless.detect.faces import CenterFaceDetector, FaceOptions
+from faceless.media.files import atomic_output, check_paths, default_output
+from faceless.media.image import (
+    IMAGE_EXTENSIONS,
+    ImageOptions,
+    LoadedImage,
+    read_image,
+    write_image,
+)
+from faceless.media.video import (
+    VIDEO_EXTENSIONS,
+    VideoInfo,
+    VideoOptions,
+    VideoWriter,
+    iter_frames,
+    probe_video,
+)
+from faceless.plan.model import FramePlan, Plan, SourceInfo
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int | None], None]
+"""Called as progress(done, total) after each frame; total is None when unknown."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything that decides what is found and how it is hidden."""
+
+    face: FaceOptions = field(default_factory=FaceOptions)
+    # CenterFace boxes hug the eyes-to-chin area; 1.3x reaches the hairline, ears and chin.
+    mask_scale: float = 1.3
+    operator: OperatorSpec = field(default_factory=OperatorSpec)
+    video: VideoOptions = field(default_factory=VideoOptions)
+    image: ImageOptions = field(default_factory=ImageOptions)
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.mask_scale <= 4.0:
+            raise ConfigError(f"mask_scale must lie in [0.5, 4], got {self.mask_scale}")
+
+    def settings(self) -> dict[str, object]:
+        """The parts of the options that a plan records."""
+        face = {k: v for k, v in asdict(self.face).items() if k not in ("model_path", "threads")}
+        face["scales"] = list(self.face.scales)
+        return {"face": face, "mask_scale": self.mask_scale, "operator": self.operator.to_dict()}
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one input."""
+
+    src: Path
+    dst: Path
+    media: str
+    frames: int
+    regions: dict[str, int]
+    seconds: float
+
+
+def media_kind(path: Path) -> str:
+    """'image' or 'video' from the file name, or UnsupportedFormatError."""
+    ext = path.suffix.lower()
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
+    if ext in VIDEO_EXTENSIONS:
+        return "video"
+    raise UnsupportedFormatError(
+        f"{path}: '{ext or 'no extension'}' is not a supported image or video format "
+        f"(images: {', '.join(sorted(IMAGE_EXTENSIONS))}; video: {', '.join(sorted(VIDEO_EXTENSIONS))})"
+    )
+
+
+class Engine:
+    """Detectors loaded once, turned into the regions to hide for any frame."""
+
+    def __init__(self, options: Options | None = None,
+                 detectors: Iterable[Detector] | None = None) -> None:
+        self.options = options or Options()
+        self.detectors = list(detectors) if detectors is not None else [
+            CenterFaceDetector(self.options.face)]
+
+    def setup(self) -> None:
+        """Load every detector's model now (else it loads on first use)."""
+        for det in self.detectors:
+            setup = getattr(det, "setup", None)
+            if setup is not None:
+                setup()
+
+    def regions(self, image: np.ndarray) -> list[Region]:
+        """Regions to redact in one upright RGB frame; any failure is an AnalysisError."""
+        out: list[Region] = []
+        for det in self.detectors:
+            try:
+                found = det.detect(image)
+            except AnalysisError:
+                raise
+            except Exception as err:  # any detector bug must fail the item, never pass a frame
+                raise AnalysisError(f"{type(det).__name__} failed: {err!r}") from err
+            for r in found.regions():
+                out.append(replace(r, box=scale_box(r.box, self.options.mask_scale),
+                                   reason=f"{found.kind} score {r.score:.2f}"))
+        return out
+
+    def hide(self, image: np.ndarray, regions: list[Region],
+             spec: OperatorSpec | None = None) -> np.ndarray:
+        try:
+            return apply_regions(image, regions, spec or self.options.operator)
+        except Exception as err:
+            raise AnalysisError(f"anonymizing failed: {err!r}") from err
+
+    def model_cards(self) -> list[dict[str, str]]:
+        return [d.card.to_dict() for d in self.detectors]
+
+
+_engines: dict[Options, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _engine(options: Options | None) -> Engine:
+    """One engine per distinct options in this process, so models load once."""
+    options = options or Options()
+    with _engines_lock:
+        if options not in _engines:
+            _engines[options] = Engine(options)
+        return _engines[options]
+
+
+def anonymize_image(image: np.ndarray, options: Options | None = None) -> np.ndarray:
+    """Return a copy of an upright RGB uint8 image with every face found hidden."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ConfigError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+    eng = _engine(options)
+    return eng.hide(image, eng.regions(image))
+
+
+def _source_info(src: Path, kind: str, image_options: ImageOptions
+                 ) -> tuple[SourceInfo, LoadedImage | VideoInfo]:
+    digest = sha256_file(src)
+    if kind == "image":
+        img = read_image(src, image_options)
+        h, w = img.pixels.shape[:2]
+        return SourceInfo(str(src), digest, "image", w, h), img
+    info = probe_video(src)
+    return SourceInfo(str(src), digest, "video", info.width, info.height, info.time_base,
+                      info.frame_count), info
+
+
+def detect_file(src: Path, options: Options | None = None,
+                progress: Progress | None = None, engine: Engine | None = None) -> Plan:
+    """Analyse one image or video and return its plan; nothing is written."""
+    src = Path(src)
+    eng = engine or _engine(options)
+    opts = eng.options
+    kind = media_kind(src)
+    source, media = _source_info(src, kind, opts.image)
+    frames: list[FramePlan] = []
+    if isinstance(media, LoadedImage):
+        frames.append(FramePlan(0, 0, eng.regions(media.pixels)))
+        if progress:
+            progress(1, 1)
+    else:
+        for vf in iter_frames(src):
+            frames.append(FramePlan(vf.ref.index, vf.ref.pts, eng.regions(vf.image)))
+            if progress:
+                progress(len(frames), source.frame_count)
+    return Plan(source, frames, opts.settings(), eng.model_cards(), f"faceless {__version__}")
+
+
+def render_plan(plan: Plan, dst: Path, *, source: Path | None = None,
+                options: Options | None = None, operator: OperatorSpec | None = None,
+                progress: Progress | None = None) -> Result:
+    """Apply a (possibly edited) plan to its source media and write `dst` atomically.
+
+    The source must be the very file the plan was made for (same sha256).
+    """
+    t0 = time.monotonic()
+    opts = options or Options()
+    src = Path(source or plan.source.path)
+    dst = Path(dst)
+    check_paths(src, dst, opts.overwrite)
+    digest = sha256_file(src)
+    if digest != plan.source.sha256:
+        raise PlanError(f"{src}: this file is not the one the plan was made for "
+                        f"(sha256 {digest[:12]}…, plan expects {plan.source.sha256[:12]}…)")
+    if operator is None and "operator" in plan.settings:
+        operator = OperatorSpec.from_dict(plan.settings["operator"])
+    spec = operator or opts.operator
+    eng = Engine(opts, detectors=[])
+    if plan.source.media == "image":
+        img = read_image(src, opts.image)
+        regions = plan.frames[0].regions if plan.frames else []
+        with atomic_output(dst) as tmp:
+            write_image(tmp, eng.hide(img.pixels, regions, spec), img, opts.image)
+        if progress:
+            progress(1, 1)
+        return Result(src, dst, "image", 1, plan.counts(), time.monotonic() - t0)
+    by_pts = {f.pts: f for f in plan.frames}
+    n = 0
+    info = probe_video(src)
+    with atomic_output(dst) as tmp, VideoWriter(tmp, info, opts.video, audio_source=src) as w:
+        for vf in iter_frames(src):
+            fp = by_pts.get(vf.ref.pts)
+            if fp is None:  # fail closed: a frame the plan never saw is never written
+                raise PlanError(f"{src}: the plan has no entry for the frame at "
+                                f"{vf.ref.seconds:.3f}s (pts {vf.ref.pts})")
+            w.write(eng.hide(vf.image, fp.regions, spec), vf.ref)
+            n += 1
+            if progress:
+                progress(n, info.frame_count)
+    return Result(src, dst, "video", n, plan.counts(), time.monotonic() - t0)
+
+
+def anonymize_file(src: Path, dst: Path | None = None, options: Options | None = None,
+                   *, plan_path: Path | None = None, progress: Progress | None = None,
+                   engine: Engine | None = None) -> Result:
+    """Detect and hide in one streaming pass; write `dst` (default `NAME.faceless.EXT`).
+
+    Fails closed: if any frame cannot be analysed or hidden, no output is left behind.
+    `plan_path`, when given, receives the plan that was applied.
+    """
+    t0 = time.monotonic()
+    src = Path(src)
+    dst = Path(dst) if dst is not None else default_output(src)
+    eng = engine or _engine(options)
+    opts = eng.options
+    kind = media_kind(src)
+    check_paths(src, dst, opts.overwrite)
+    if kind == "image":
+        img = read_image(src, opts.image)
+        regions = eng.regions(img.pixels)
+        frames = [FramePlan(0, 0, regions)]
+        with atomic_output(dst) as tmp:
+            write_image(tmp, eng.hide(img.pixels, regions), img, opts.image)
+        info_w, info_h, tb, fc = img.pixels.shape[1], img.pixels.shape[0], None, 1
+        if progress:
+            progress(1, 1)
+    else:
+        info = probe_video(src)
+        frames = []
+        with atomic_output(dst) as tmp, VideoWriter(tmp, info, opts.video, audio_source=src) as w:
+            for vf in iter_frames(src):
+                regions = eng.regions(vf.image)
+                w.write(eng.hide(vf.image, regions), vf.ref)
+                frames.append(FramePlan(vf.ref.index, vf.ref.pts, regions))
+                if progress:
+                    progress(len(frames), info.frame_count)
+        info_w, info_h, tb, fc = info.width, info.height, info.time_base, info.frame_count
+    plan = Plan(SourceInfo(str(src), sha256_file(src) if plan_path else "", kind, info_w, info_h,
+                           tb or Fraction(1, 1), fc),
+                frames, opts.settings(), eng.model_cards(), f"faceless {__version__}")
+    if plan_path is not None:
+        plan.save(Path(plan_path))
+    return Result(src, dst, kind, len(frames), plan.counts(), time.monotonic() - t0)
+
+
+__all__ = ["Engine", "Options", "Progress", "Result", "anonymize_file", "anonymize_image",
+           "detect_file", "media_kind", "render_plan", "FacelessError"]

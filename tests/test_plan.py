@@ -1,0 +1,74 @@
+"""The plan document: JSON round trip, versioning, malformed input."""
+
+import json
+from fractions import Fraction
+
+import pytest
+
+from faceless.core.errors import PlanError
+from faceless.core.types import Decision, Kind, Origin, Region
+from faceless.plan.model import PLAN_VERSION, FramePlan, Plan, SourceInfo
+
+
+def sample_plan() -> Plan:
+    src = SourceInfo("clip.mp4", "ab" * 32, "video", 640, 360, Fraction(1, 15360), 3)
+    frames = [
+        FramePlan(0, 0, [Region((1.5, 2.25, 30, 40), Kind.FACE, 0.91)]),
+        FramePlan(1, 512, []),
+        FramePlan(2, 1536, [Region((10, 10, 20, 20), Kind.FACE, 0.4, Origin.MANUAL,
+                                   Decision.KEEP, track_id=7, reason="requester, ticket 42")]),
+    ]
+    return Plan(src, frames, {"mask_scale": 1.3}, [{"name": "CenterFace"}], "faceless test")
+
+
+def test_round_trip_through_a_file(tmp_path):
+    plan = sample_plan()
+    path = tmp_path / "clip.plan.json"
+    plan.save(path)
+    back = Plan.load(path)
+    assert back == plan
+    assert not list(tmp_path.glob(".*.tmp")), "atomic save leaves no temporary file"
+
+
+def test_document_is_versioned_and_keyed_by_time(tmp_path):
+    path = tmp_path / "p.json"
+    sample_plan().save(path)
+    doc = json.loads(path.read_text())
+    assert doc["schema"] == "faceless.plan" and doc["version"] == PLAN_VERSION
+    assert doc["source"]["time_base"] == "1/15360"
+    assert [f["time"] for f in doc["frames"]] == pytest.approx([0.0, 1 / 30, 0.1], abs=1e-6)
+    assert [f["pts"] for f in doc["frames"]] == [0, 512, 1536]
+    region = doc["frames"][0]["regions"][0]
+    assert region == {"kind": "face", "box": [1.5, 2.25, 30.0, 40.0], "score": 0.91,
+                      "origin": "detected", "decision": "redact"}
+
+
+def test_counts_only_redacted_regions():
+    assert sample_plan().counts() == {"face": 1}
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(schema="other"), "not a faceless plan"),
+    (lambda d: d.update(version=99), "version 99"),
+    (lambda d: d["frames"][0]["regions"][0].update(box=[1, 2]), "malformed"),
+    (lambda d: d["frames"][0]["regions"][0].update(kind="cat"), "malformed"),
+    (lambda d: d.pop("source"), "malformed"),
+])
+def test_malformed_plans_are_plan_errors(tmp_path, mutate, message):
+    doc = sample_plan().to_dict()
+    mutate(doc)
+    path = tmp_path / "bad.plan.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanError, match=message) as info:
+        Plan.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_not_json_and_missing(tmp_path):
+    bad = tmp_path / "x.plan.json"
+    bad.write_text("{oops")
+    with pytest.raises(PlanError, match="not valid JSON"):
+        Plan.load(bad)
+    with pytest.raises(PlanError, match="no such plan"):
+        Plan.load(tmp_path / "missing.json")
+    assert issubclass(PlanError, ValueError)
