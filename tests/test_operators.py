@@ -69,7 +69,7 @@ def test_keep_decision_is_not_hidden(texture):
 
 def test_blur_strength_scales_with_region_size():
     """A big face is blurred as hard as a small one relative to its size: no detail survives."""
-    y, x = np.mgrid[0:400, 0:400]
+    _y, x = np.mgrid[0:400, 0:400]
     stripes = ((x // 4) % 2 * 255).astype(np.uint8)  # 4-px stripes: fine 'facial' detail
     img = np.repeat(stripes[..., None], 3, axis=2)
     out = apply_regions(img, [Region((50, 50, 350, 350))], OperatorSpec(Operator.BLUR,

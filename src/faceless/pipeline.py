@@ -22,7 +22,7 @@ from faceless.core.errors import (
     UnsupportedFormatError,
 )
 from faceless.core.geometry import scale_box
-from faceless.core.types import Kind, Region
+from faceless.core.types import Region
 from faceless.detect.base import Detector, sha256_file
 from faceless.detect.faces import CenterFaceDetector, FaceOptions
 from faceless.media.files import atomic_output, check_paths, default_output
@@ -93,7 +93,8 @@ def media_kind(path: Path) -> str:
         return "video"
     raise UnsupportedFormatError(
         f"{path}: '{ext or 'no extension'}' is not a supported image or video format "
-        f"(images: {', '.join(sorted(IMAGE_EXTENSIONS))}; video: {', '.join(sorted(VIDEO_EXTENSIONS))})"
+        f"(images: {', '.join(sorted(IMAGE_EXTENSIONS))}; "
+        f"video: {', '.join(sorted(VIDEO_EXTENSIONS))})"
     )
 
 
@@ -281,5 +282,15 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
     return Result(src, dst, kind, len(frames), plan.counts(), time.monotonic() - t0)
 
 
-__all__ = ["Engine", "Options", "Progress", "Result", "anonymize_file", "anonymize_image",
-           "detect_file", "media_kind", "render_plan", "FacelessError"]
+__all__ = [
+    "Engine",
+    "FacelessError",
+    "Options",
+    "Progress",
+    "Result",
+    "anonymize_file",
+    "anonymize_image",
+    "detect_file",
+    "media_kind",
+    "render_plan",
+]

@@ -246,7 +246,8 @@ class Reporter:
             sys.stdout.write(json.dumps(doc, indent=1) + "\n")
         elif not self.quiet:
             if skipped:
-                self.err.print(f"skipped {len(skipped)} file(s) of unsupported type", soft_wrap=True)
+                self.err.print(f"skipped {len(skipped)} file(s) of unsupported type",
+                               soft_wrap=True)
             self.err.print(f"{ok} done, {failed} failed in {seconds:.1f}s", soft_wrap=True)
         return EXIT_FAILED if failed else EXIT_OK
 

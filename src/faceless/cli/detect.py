@@ -50,7 +50,8 @@ def main(a: argparse.Namespace) -> int:
             assert job.dst is not None
             try:
                 if job.dst.exists() and not a.overwrite:
-                    raise OutputExistsError(f"{job.dst}: plan exists; pass --overwrite to replace it")
+                    raise OutputExistsError(
+                        f"{job.dst}: plan exists; pass --overwrite to replace it")
                 plan = detect_file(job.src, progress=rep.item(job.src.name), engine=engine)
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
                 plan.save(job.dst)

@@ -17,8 +17,8 @@ from faceless.cli.common import (
 )
 from faceless.core.errors import FacelessError
 from faceless.media.files import default_output
-from faceless.plan.model import Plan
 from faceless.pipeline import render_plan
+from faceless.plan.model import Plan
 
 
 def register(sub: argparse._SubParsersAction) -> None:

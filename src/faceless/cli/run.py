@@ -23,7 +23,7 @@ from faceless.pipeline import Engine, anonymize_file
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="hide every face in images and videos",
                        description="Detect and hide faces in images, videos and folders.")
-    p.add_argument("inputs", nargs="+", 
+    p.add_argument("inputs", nargs="+",
                    help="image or video files, or folders (searched recursively)")
     p.add_argument("--save-plan", action="store_true",
                    help="also write the applied plan as OUTPUT.plan.json")

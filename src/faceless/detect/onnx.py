@@ -51,7 +51,7 @@ def providers(prefer_gpu: bool = True) -> list[str]:
     return [*chosen, "CPUExecutionProvider"]
 
 
-def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = True):  # noqa: ANN201
+def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = True):
     """An ONNX Runtime session with full graph optimisation and quiet logging."""
     import onnxruntime as ort
 

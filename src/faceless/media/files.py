@@ -46,7 +46,8 @@ def atomic_output(dst: Path) -> Iterator[Path]:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise MediaWriteError(f"{parent}: cannot create the output folder ({err.strerror})") from err
+        raise MediaWriteError(
+            f"{parent}: cannot create the output folder ({err.strerror})") from err
     if not os.access(parent, os.W_OK | os.X_OK):
         raise MediaWriteError(f"{parent}: output folder is not writable; "
                               "choose another with -o or fix its permissions")

@@ -1,0 +1,682 @@
+"""Streaming video reading and writing with PyAV: exact timestamps, upright frames, no leaks."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import av
+import av.error
+import numpy as np
+
+from faceless.core.errors import MediaReadError, MediaWriteError, UnsupportedFormatError
+from faceless.core.types import FrameRef
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "OUTPUT_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "AudioMode",
+    "VideoFrame",
+    "VideoInfo",
+    "VideoOptions",
+    "VideoWriter",
+    "iter_frames",
+    "probe_video",
+]
+
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        ".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg",
+        ".ts", ".mts", ".wmv", ".flv", ".3gp",
+    }
+)  # fmt: skip
+
+# What VideoWriter can write with exact timestamps. MPEG program streams (.mpg, .mpeg) are left
+# out: FFmpeg stores H.264 in them without per-frame timestamps and adds a muxing delay.
+OUTPUT_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".ts", ".mts", ".flv", ".3gp", ".wmv"}
+)
+
+
+class AudioMode(StrEnum):
+    """What happens to the input's audio track."""
+
+    DROP = "drop"
+    KEEP = "keep"
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How the output video is encoded."""
+
+    codec: str = "libx264"
+    crf: int = 18  # quality: lower is better
+    preset: str = "medium"
+    audio: AudioMode = AudioMode.DROP
+    keep_metadata: bool = False
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What probe_video learned about an input video; enough to set up a VideoWriter."""
+
+    path: Path
+    width: int  # display-oriented (after rotation is applied)
+    height: int
+    rotation: int  # clockwise degrees (0/90/180/270) iter_frames turns pictures to be upright
+    time_base: Fraction  # of the video stream
+    average_rate: Fraction | None
+    frame_count: int | None  # as declared by the container (None if unknown)
+    duration: float | None  # seconds
+    codec: str
+    has_audio: bool
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    """One decoded, upright RGB picture and where it sits in time."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB, C-contiguous, display-oriented
+    ref: FrameRef  # index in presentation order, pts, time_base of the input video stream
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class _Orientation:
+    """How to turn a decoded picture upright, from the stream's display matrix."""
+
+    swap: bool = False  # transpose rows and columns first
+    flip_rows: bool = False
+    flip_cols: bool = False
+    rotation: int = 0  # clockwise degrees, for VideoInfo
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        if self.swap:
+            image = image.transpose(1, 0, 2)
+        if self.flip_rows:
+            image = image[::-1]
+        if self.flip_cols:
+            image = image[:, ::-1]
+        return image
+
+
+_UPRIGHT = _Orientation()
+
+
+def _orientation(frame: av.VideoFrame) -> _Orientation:
+    """Read the display matrix (phone video is stored sideways and tagged with one)."""
+    side = frame.side_data.get("DISPLAYMATRIX")
+    if side is None:
+        return _UPRIGHT
+    m = np.frombuffer(bytes(memoryview(side)), dtype="<i4", count=9).astype(np.float64)
+    # Display matrix (FFmpeg/QuickTime): a displayed point is (x', y') = (a p + c q, b p + d q)
+    # for a stored pixel at column p, row q, in 16.16 fixed point, y pointing down.
+    a, b, c, d = (round(v / 65536.0) for v in (m[0], m[1], m[3], m[4]))
+    if a == 0 and d == 0 and abs(b) == 1 and abs(c) == 1:
+        orient = _Orientation(swap=True, flip_rows=b < 0, flip_cols=c < 0)
+    elif b == 0 and c == 0 and abs(a) == 1 and abs(d) == 1:
+        orient = _Orientation(flip_rows=d < 0, flip_cols=a < 0)
+    else:
+        log.warning("ignoring a display matrix that is not a multiple of 90 degrees: %s", m)
+        return _UPRIGHT
+    # frame.rotation is FFmpeg's counter-clockwise angle; players turn the picture clockwise by
+    # its negation (ffmpeg's autorotate does the same).
+    rotation = round(-frame.rotation / 90.0) * 90 % 360
+    mirrored = (a * d - b * c) < 0
+    if mirrored:
+        log.info("display matrix mirrors the picture; applying the mirror too")
+    return _Orientation(orient.swap, orient.flip_rows, orient.flip_cols, rotation)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason from an FFmpeg error, without its errno and repeated file name."""
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return str(text).rstrip(".")
+
+
+def _open_input(path: Path) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.exists():
+        raise MediaReadError(
+            f"Cannot read {path}: no such file. Check the path (and that the drive is mounted)."
+        )
+    if path.is_dir():
+        raise MediaReadError(f"Cannot read {path}: it is a folder, not a video file.")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise MediaReadError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+    if size == 0:
+        raise MediaReadError(
+            f"Cannot read {path}: the file is empty (0 bytes). Copy or export it again."
+        )
+    try:
+        return av.open(str(path), mode="r")
+    except PermissionError as exc:
+        raise MediaReadError(
+            f"Cannot read {path}: permission denied. Check the file's permissions."
+        ) from exc
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise MediaReadError(
+            f"Cannot read {path}: not a readable video, or the file is damaged or incomplete "
+            f"({_reason(exc)}). Check that the copy or download finished."
+        ) from exc
+
+
+def _video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
+    # Cover art in audio files shows up as a one-picture "video" stream; it is not a video.
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    kinds = sorted({s.type for s in container.streams})
+    if not kinds:
+        raise MediaReadError(
+            f"Cannot read {path}: no audio or video streams found; the file is damaged or "
+            "incomplete. Check that the copy or download finished."
+        )
+    raise UnsupportedFormatError(
+        f"Cannot read {path}: it has no video stream (found: {', '.join(kinds)}). "
+        "Only files with a video track can be processed as videos."
+    )
+
+
+def _decoded(
+    container: av.container.InputContainer, stream: av.VideoStream, path: Path
+) -> Iterator[av.VideoFrame]:
+    """Decoded frames in presentation order; FFmpeg failures become MediaReadError."""
+    count = 0
+    try:
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                count += 1
+                yield frame
+    except av.error.FFmpegError as exc:
+        raise MediaReadError(
+            f"Cannot decode {path} after {count} frames: {_reason(exc)}. "
+            "The file is damaged; try re-exporting it."
+        ) from exc
+
+
+def probe_video(path: Path) -> VideoInfo:
+    """Open a video, decode its first frame, and describe it; raises MediaReadError if unusable."""
+    path = Path(path)
+    container = _open_input(path)
+    try:
+        stream = _video_stream(container, path)
+        first = next(_decoded(container, stream, path), None)
+        if first is None:
+            raise MediaReadError(
+                f"Cannot read {path}: its video track has no decodable frames "
+                "(the file may be truncated or damaged)."
+            )
+        orient = _orientation(first)
+        width, height = first.width, first.height
+        if orient.swap:
+            width, height = height, width
+        time_base = stream.time_base or Fraction(1, 90000)
+        duration: float | None = None
+        if stream.duration:
+            duration = float(stream.duration * time_base)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        return VideoInfo(
+            path=path,
+            width=width,
+            height=height,
+            rotation=orient.rotation,
+            time_base=Fraction(time_base),
+            average_rate=stream.average_rate or stream.guessed_rate or None,
+            frame_count=stream.frames or None,
+            duration=duration,
+            codec=stream.codec_context.name,
+            has_audio=bool(container.streams.audio),
+        )
+    finally:
+        container.close()
+
+
+def iter_frames(path: Path) -> Iterator[VideoFrame]:
+    """Yield every frame of a video, upright, as RGB, with its exact presentation time.
+
+    Streams one frame at a time. Presentation timestamps are strictly increasing: a missing one
+    is filled in from the frame rate and a repeated one is nudged one tick later (logged).
+    """
+    path = Path(path)
+    container = _open_input(path)
+    try:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        time_base = Fraction(stream.time_base or Fraction(1, 90000))
+        rate = stream.average_rate or stream.guessed_rate
+        step = max(1, round(1 / (rate * time_base))) if rate else 1
+        orient: _Orientation | None = None
+        size: tuple[int, int] | None = None
+        last_pts: int | None = None
+        index = 0
+        for frame in _decoded(container, stream, path):
+            if orient is None:
+                orient = _orientation(frame)
+                size = (frame.width, frame.height)
+                if orient.rotation:
+                    log.debug("%s: turning frames %d° clockwise", path, orient.rotation)
+            pts = frame.pts if frame.pts is not None else frame.dts
+            if pts is None:
+                pts = 0 if last_pts is None else last_pts + step
+            elif last_pts is not None and pts <= last_pts:
+                log.warning("%s: frame %d repeats timestamp %d; shifted", path, index, pts)
+                pts = last_pts + 1
+            last_pts = pts
+            try:
+                if (frame.width, frame.height) != size:
+                    # Keep one size for the whole video so every consumer (and the encoder)
+                    # sees a stable shape; mid-stream resolution changes are rare.
+                    frame = frame.reformat(width=size[0], height=size[1])
+                # Pass the range explicitly: PyAV before 17 assumed limited range and
+                # washed out full-range (phone) video.
+                rgb = frame.to_ndarray(format="rgb24", src_color_range=frame.color_range)
+            except av.error.FFmpegError as exc:
+                raise MediaReadError(
+                    f"Cannot decode {path} at frame {index}: {_reason(exc)}."
+                ) from exc
+            image = np.ascontiguousarray(orient.apply(rgb))
+            yield VideoFrame(image=image, ref=FrameRef(index=index, pts=pts, time_base=time_base))
+            index += 1
+        if index == 0:
+            raise MediaReadError(
+                f"Cannot read {path}: its video track has no decodable frames "
+                "(the file may be truncated or damaged)."
+            )
+    finally:
+        container.close()
+
+
+# --------------------------------------------------------------------------- writing
+
+_MOV_LIKE = frozenset({".mp4", ".mov", ".m4v", ".3gp"})
+# Containers that store decode time only (AVI, ASF): FFmpeg then guesses H.264 presentation times
+# one frame late, so these get MPEG-4 Part 2, whose frames are never reordered.
+_DTS_ONLY = frozenset({".avi", ".wmv"})
+# Containers that shift every timestamp when B-frame reordering makes the first decode time
+# negative (they have no edit lists and cannot store negative times).
+_NO_REORDER = frozenset({".ts", ".mts", ".flv"}) | _DTS_ONLY
+_WEBM_CODECS = frozenset({"libvpx-vp9", "libvpx", "libaom-av1", "libsvtav1", "librav1e"})
+_CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libvpx", "libaom-av1", "libsvtav1"})
+
+# Container tags that can locate or identify a person or their device: never copied.
+_PRIVATE_TAG_WORDS = (
+    "location", "gps", "xyz", "iso6709", "latitude", "longitude", "geo",
+    "make", "model", "serial", "manufacturer", "device", "software", "identifier", "uuid",
+)  # fmt: skip
+
+
+def _tag_is_private(key: str) -> bool:
+    low = key.lower()
+    return any(word in low for word in _PRIVATE_TAG_WORDS)
+
+
+def _pick_video_codec(path: Path, requested: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_EXTENSIONS:
+        raise MediaWriteError(
+            f"Cannot write {path}: {suffix or 'no suffix'} is not a supported output format. "
+            f"Use one of {', '.join(sorted(OUTPUT_EXTENSIONS))}."
+        )
+    if suffix in _DTS_ONLY and requested == "libx264":
+        log.info("%s: using MPEG-4 Part 2, which keeps exact frame times in %s", path, suffix)
+        return "mpeg4"
+    if suffix == ".webm" and requested not in _WEBM_CODECS:
+        if "libvpx-vp9" not in av.codecs_available:
+            raise MediaWriteError(
+                f"Cannot write {path}: WebM output needs the VP9 encoder (libvpx-vp9), which this "
+                "PyAV/FFmpeg build lacks. Write .mp4 or .mkv instead."
+            )
+        return "libvpx-vp9"
+    return requested
+
+
+def _pick_pix_fmt(codec: str, width: int, height: int) -> str:
+    try:
+        formats = [f.name for f in (av.Codec(codec, "w").video_formats or [])]
+    except Exception:  # unknown codec: let add_stream report it
+        formats = []
+    # 4:2:0 halves chroma resolution, so it needs even sizes; 4:4:4 keeps any size exactly.
+    even = width % 2 == 0 and height % 2 == 0
+    preferred = ["yuv420p", "yuv444p"] if even else ["yuv444p", "yuv420p"]
+    for name in preferred:
+        if not formats or name in formats:
+            return name
+    return formats[0]
+
+
+def _encoder_time_base(codec: str, info: VideoInfo) -> Fraction:
+    time_base = Fraction(info.time_base)
+    # MPEG-4 Part 2 cannot signal a clock finer than 1/65535 s (MPEG-TS inputs use 1/90000).
+    if codec == "mpeg4" and time_base.denominator > 65535:
+        rate = info.average_rate
+        if rate and rate.numerator <= 65535:
+            return 1 / Fraction(rate)
+        return Fraction(1, 1000)
+    return time_base
+
+
+def _encoder_options(codec: str, options: VideoOptions) -> dict[str, str]:
+    if codec not in _CRF_CODECS:
+        return {}
+    opts = {"crf": str(options.crf)}
+    if codec in ("libx264", "libx265"):
+        opts["preset"] = options.preset
+    elif codec in ("libvpx-vp9", "libvpx"):
+        # b:v 0 makes crf a pure quality target instead of a cap on a default bitrate.
+        opts.update({"b:v": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"})
+    return opts
+
+
+# FFmpeg answers "don't know" rather than "yes" for these, though the muxers take them.
+_ALSO_COPYABLE = {"mpegts": frozenset({"aac", "mp3", "mp2", "ac3", "eac3", "opus"})}
+
+
+class _AudioPump:
+    """Copies (or re-encodes) audio from its own input, interleaved with the video frames."""
+
+    def __init__(self, source: Path, out: av.container.OutputContainer, dest: Path) -> None:
+        self._source = source
+        self._out = out
+        # Without edit lists a muxer shifts ALL streams to make a negative time (the priming
+        # packet of AAC) non-negative, which would move the video; such packets are trimmed.
+        self._trim_negative = dest.suffix.lower() not in _MOV_LIKE
+        self._input = _open_input(source)
+        self._in_stream: av.AudioStream | None = None
+        self._out_stream: Any = None
+        self._copy = False
+        self._pending: av.Packet | None = None
+        self._done = False
+        if not self._input.streams.audio:
+            log.warning("%s has no audio track; writing %s without audio", source, dest)
+            self._done = True
+            return
+        self._in_stream = self._input.streams.audio[0]
+        in_codec = self._in_stream.codec_context.name
+        if in_codec in out.supported_codecs or in_codec in _ALSO_COPYABLE.get(out.format.name, ()):
+            self._out_stream = out.add_stream_from_template(self._in_stream)
+            self._copy = True
+        else:
+            target = self._transcode_codec(out)
+            log.info("%s cannot hold %s audio; re-encoding it to %s", dest, in_codec, target)
+            ctx = self._in_stream.codec_context
+            stream = out.add_stream(target, rate=ctx.sample_rate or 48000)
+            stream.layout = ctx.layout.name if ctx.layout.nb_channels <= 2 else "stereo"
+            self._in_stream.thread_type = "AUTO"
+            self._out_stream = stream
+        self._packets = self._input.demux(self._in_stream)
+
+    @staticmethod
+    def _transcode_codec(out: av.container.OutputContainer) -> str:
+        supported = out.supported_codecs
+        if "aac" in supported or not supported:
+            return "aac"
+        for name in ("libopus", "mp2", "libmp3lame"):
+            if name in supported and name in av.codecs_available:
+                return name
+        return out.default_audio_codec
+
+    def _next(self) -> av.Packet | None:
+        if self._pending is not None:
+            pkt, self._pending = self._pending, None
+            return pkt
+        try:
+            for pkt in self._packets:
+                if pkt.size and (pkt.pts is not None or pkt.dts is not None):
+                    return pkt
+        except av.error.FFmpegError as exc:
+            raise MediaReadError(
+                f"Cannot read the audio of {self._source}: {_reason(exc)}."
+            ) from exc
+        return None
+
+    def advance(self, until: float | None) -> None:
+        """Mux audio up to `until` seconds (None: all of it)."""
+        out = self._out
+        while not self._done:
+            pkt = self._next()
+            if pkt is None:
+                self._done = True
+                if not self._copy:
+                    out.mux(self._out_stream.encode(None))
+                return
+            when = pkt.pts if pkt.pts is not None else pkt.dts
+            if until is not None and when * pkt.time_base > until:
+                self._pending = pkt
+                return
+            if self._trim_negative and when < 0:
+                end = when + (pkt.duration or 0)
+                if end <= 0:
+                    continue
+                pkt.pts = 0 if pkt.pts is not None else None
+                pkt.dts = 0 if pkt.dts is not None and pkt.dts < 0 else pkt.dts
+            if self._copy:
+                pkt.stream = self._out_stream
+                out.mux(pkt)
+            else:
+                try:
+                    frames = pkt.decode()
+                except av.error.FFmpegError as exc:
+                    raise MediaReadError(
+                        f"Cannot decode the audio of {self._source}: {_reason(exc)}."
+                    ) from exc
+                for frame in frames:
+                    out.mux(self._out_stream.encode(frame))
+
+    def close(self) -> None:
+        self._input.close()
+
+
+class VideoWriter:
+    """Encodes upright RGB frames to a video file, keeping each frame's exact timestamp.
+
+    The output format follows the suffix of `path`. Only one video stream (and, with
+    AudioMode.KEEP, one audio stream from `audio_source`) is written: no subtitles, data streams,
+    cover art or rotation metadata; container tags only with keep_metadata, and never location or
+    device tags. Use as a context manager: the file is finalized on success and abandoned (for the
+    caller to delete) when an exception propagates.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        info: VideoInfo,
+        options: VideoOptions = VideoOptions(),
+        audio_source: Path | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.info = info
+        self.options = options
+        self._audio_source = Path(audio_source) if audio_source is not None else None
+        self._audio: _AudioPump | None = None
+        self._frames = 0
+        self._last_pts: int | None = None
+        self._closed = False
+        codec = _pick_video_codec(self.path, options.codec)
+        self._pix_fmt = _pick_pix_fmt(codec, info.width, info.height)
+        self._time_base = _encoder_time_base(codec, info)
+        # FFmpeg opens the file only when the first frame is muxed; fail here, with a reason.
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise MediaWriteError(
+                f"Cannot write {self.path}: the folder {folder} does not exist. Create it first."
+            )
+        if not os.access(folder, os.W_OK):
+            raise MediaWriteError(
+                f"Cannot write {self.path}: the folder {folder} is not writable. Check its "
+                "permissions or choose another output folder."
+            )
+        container_options: dict[str, str] = {}
+        if self.path.suffix.lower() in _MOV_LIKE:
+            # Index at the front, so players and browsers can start before the download ends.
+            container_options["movflags"] = "+faststart"
+            # A video that starts after 0 s gets an empty edit measured in the movie timescale
+            # (1/1000 s by default); the input's own clock makes that start time exact.
+            container_options["movie_timescale"] = str(self._time_base.denominator)
+        try:
+            self._container = av.open(str(self.path), mode="w", options=container_options)
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise MediaWriteError(
+                f"Cannot write {self.path}: {_reason(exc)}. Check that the folder exists and is "
+                "writable and that the suffix is a video format (.mp4, .mkv, .mov, ...)."
+            ) from exc
+        try:
+            self._setup(codec)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, MediaReadError | MediaWriteError):
+                raise
+            if isinstance(exc, av.error.FFmpegError | ValueError | OSError):
+                raise MediaWriteError(
+                    f"Cannot write {self.path} with codec {codec}: {_reason(exc)}."
+                ) from exc
+            raise
+
+    def _setup(self, codec: str) -> None:
+        info, options = self.info, self.options
+        if options.keep_metadata:
+            self._copy_tags()
+        rate = info.average_rate or Fraction(30)
+        stream = self._container.add_stream(
+            codec,
+            rate=rate,
+            time_base=self._time_base,
+            options=_encoder_options(codec, options),
+        )
+        stream.width = info.width
+        stream.height = info.height
+        stream.pix_fmt = self._pix_fmt
+        # The encoder's clock is the input's, so every pts passes through unchanged.
+        stream.codec_context.time_base = self._time_base
+        stream.time_base = self._time_base
+        stream.codec_context.colorspace = 1  # BT.709: what _to_yuv converts with
+        stream.codec_context.color_range = 1  # limited (tv) range
+        suffix = self.path.suffix.lower()
+        if suffix in _NO_REORDER:
+            stream.codec_context.max_b_frames = 0
+        if codec not in _CRF_CODECS:
+            # Codecs without crf: a fixed quantizer, roughly as fine as the crf asked for.
+            stream.codec_context.qscale = True
+            stream.codec_context.global_quality = max(1, min(31, round(options.crf / 6))) * 118
+        self._stream = stream
+        if options.audio == AudioMode.KEEP:
+            if self._audio_source is None:
+                log.warning("audio KEEP without an audio source; %s gets no audio", self.path)
+            else:
+                self._audio = _AudioPump(self._audio_source, self._container, self.path)
+
+    def _copy_tags(self) -> None:
+        try:
+            with av.open(str(self.info.path)) as src:
+                tags = dict(src.metadata)
+        except (av.error.FFmpegError, OSError) as exc:
+            log.warning("could not read tags from %s: %s", self.info.path, _reason(exc))
+            return
+        for key, value in tags.items():
+            # The muxer writes its own brand and encoder tags.
+            if key in ("major_brand", "minor_version", "compatible_brands", "encoder"):
+                continue
+            if _tag_is_private(key):
+                log.debug("not copying private tag %r", key)
+                continue
+            self._container.metadata[key] = value
+
+    def _to_yuv(self, image: np.ndarray) -> av.VideoFrame:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        return frame.reformat(format=self._pix_fmt, dst_colorspace=1, dst_color_range=1)
+
+    def _pts(self, ref: FrameRef) -> int:
+        tb = Fraction(ref.time_base)
+        pts = ref.pts if tb == self._time_base else round(ref.pts * tb / self._time_base)
+        if self._last_pts is not None and pts <= self._last_pts:
+            # Encoders and muxers reject non-increasing timestamps; one tick keeps every frame.
+            log.warning("%s: frame %d does not advance in time; shifted", self.path, ref.index)
+            pts = self._last_pts + 1
+        return pts
+
+    def write(self, image: np.ndarray, ref: FrameRef) -> None:
+        """Encode one upright (H, W, 3) uint8 RGB frame at the time given by `ref`."""
+        if self._closed:
+            raise MediaWriteError(f"Cannot write {self.path}: the writer is already closed.")
+        expected = (self.info.height, self.info.width, 3)
+        if image.shape != expected or image.dtype != np.uint8:
+            raise ValueError(
+                f"frame {ref.index} is {image.dtype}{image.shape}, expected uint8{expected}"
+            )
+        pts = self._pts(ref)
+        try:
+            frame = self._to_yuv(image)
+            frame.pts = pts
+            frame.time_base = self._time_base
+            self._container.mux(self._stream.encode(frame))
+            self._last_pts = pts
+            self._frames += 1
+            if self._audio is not None:
+                self._audio.advance(float(pts * self._time_base))
+        except av.error.FFmpegError as exc:
+            raise MediaWriteError(
+                f"Cannot write {self.path} at frame {ref.index}: {_reason(exc)}."
+            ) from exc
+
+    def close(self) -> None:
+        """Flush the encoder, mux the rest of the audio, and finish the file."""
+        if self._closed:
+            return
+        try:
+            if self._frames == 0:
+                raise MediaWriteError(f"Cannot write {self.path}: no frames were written.")
+            self._container.mux(self._stream.encode(None))
+            if self._audio is not None:
+                self._audio.advance(None)
+            self._container.close()
+        except av.error.FFmpegError as exc:
+            self.abort()
+            raise MediaWriteError(f"Cannot finish {self.path}: {_reason(exc)}.") from exc
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        if self._audio is not None:
+            self._audio.close()
+
+    def abort(self) -> None:
+        """Close everything without caring about errors; the caller deletes the file."""
+        self._closed = True
+        for closer in (
+            getattr(self, "_container", None),
+            self._audio,
+        ):
+            if closer is None:
+                continue
+            try:
+                closer.close()
+            except Exception as exc:  # an aborted file is garbage anyway
+                log.debug("ignoring error while aborting %s: %s", self.path, exc)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

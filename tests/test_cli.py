@@ -1,0 +1,195 @@
+"""The `faceless` command: naming, folders, exit codes and one clear line per bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from faceless.cli.main import main
+from mediagen import changed_fraction, png_bomb, portrait_scene
+from videogen import make_audio, make_video
+
+
+def photo(path, **kw):
+    frame, face = portrait_scene(**kw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(frame).save(path)
+    return frame, face
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_one_photo_writes_name_faceless_ext(tmp_path, capsys):
+    frame, face = photo(tmp_path / "street.jpg")
+    code, _, err = run(["run", tmp_path / "street.jpg"], capsys)
+    assert code == 0, err
+    out = tmp_path / "street.faceless.jpg"
+    assert out.exists() and "1 done, 0 failed" in err
+    assert changed_fraction(frame, np.asarray(Image.open(out)), face) > 0.8
+
+
+def test_run_a_folder_mirrors_its_tree(tmp_path, capsys):
+    src = tmp_path / "case-042"
+    photo(src / "a.png")
+    photo(src / "day2" / "b.jpg")
+    (src / "day2" / "cam").mkdir()
+    make_video(src / "day2" / "cam" / "c.mp4", 3)
+    (src / "notes.txt").write_text("not media")
+    code, _, err = run(["run", src, "-o", tmp_path / "released"], capsys)
+    assert code == 0, err
+    got = sorted(str(p.relative_to(tmp_path / "released"))
+                 for p in (tmp_path / "released").rglob("*") if p.is_file())
+    assert got == ["a.png", "day2/b.jpg", "day2/cam/c.mp4"]
+    assert "skipped 1 file" in err
+
+
+def test_a_folder_without_output_goes_beside_it_and_is_not_reprocessed(tmp_path, capsys):
+    src = tmp_path / "case"
+    photo(src / "a.png")
+    assert run(["run", src], capsys)[0] == 0
+    assert (tmp_path / "case.faceless" / "a.png").exists()
+    # A second run refuses to overwrite, and does not pick up outputs as inputs.
+    code, _, err = run(["run", src], capsys)
+    assert code == 1 and "--overwrite" in err
+    assert run(["run", src, "--overwrite"], capsys)[0] == 0
+
+
+def test_bad_inputs_each_get_one_line_and_the_run_goes_on(tmp_path, capsys):
+    d = tmp_path / "in"
+    photo(d / "good1.png")
+    photo(d / "zz_good2.jpg")
+    (d / "empty.jpg").write_bytes(b"")
+    (d / "text.png").write_text("hello, I am not a picture")
+    good = d / "good1.png"
+    (d / "truncated.png").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    make_video(tmp_path / "full.mp4", 10)
+    (d / "truncated.mp4").write_bytes((tmp_path / "full.mp4").read_bytes()[:600])
+    (d / "corrupt.mp4").write_bytes(os.urandom(4000))
+    make_audio(d / "voice.m4a")
+    (d / "voice.mp4").write_bytes((d / "voice.m4a").read_bytes())
+    png_bomb(d / "bomb.png")
+    code, _, err = run(["run", d, "-o", tmp_path / "out"], capsys)
+    assert code == 1
+    lines = [ln for ln in err.splitlines() if ln.startswith("error")]
+    bad = ["empty.jpg", "text.png", "truncated.png", "truncated.mp4", "corrupt.mp4",
+           "voice.mp4", "bomb.png"]
+    for name in bad:
+        assert sum(name in ln for ln in lines) == 1, (name, err)
+    assert len(lines) == len(bad)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good1.png", "zz_good2.jpg"]
+    assert "2 done, 7 failed" in err
+
+
+def test_missing_input_is_named_and_exit_1(tmp_path, capsys):
+    photo(tmp_path / "a.png")
+    code, _, err = run(["run", tmp_path / "nope.jpg", tmp_path / "a.png", "-o",
+                        tmp_path / "o"], capsys)
+    assert code == 1
+    assert "nope.jpg: no such file" in err and (tmp_path / "o" / "a.png").exists()
+
+
+def test_unsupported_single_file(tmp_path, capsys):
+    f = tmp_path / "doc.pdf"
+    f.write_bytes(b"%PDF-1.4")
+    code, _, err = run(["run", f], capsys)
+    assert code == 1 and "doc.pdf" in err and "not a supported" in err
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    photo(tmp_path / "a.png")
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    code, _, err = run(["run", tmp_path / "a.png", "-o", blocker / "sub" / "a.png"], capsys)
+    assert code == 1 and "output folder" in err
+
+
+def test_output_equal_to_input_is_refused(tmp_path, capsys):
+    photo(tmp_path / "a.png")
+    code, _, err = run(["run", tmp_path / "a.png", "-o", tmp_path / "a.png", "--overwrite"],
+                       capsys)
+    assert code == 1 and "input itself" in err
+
+
+@pytest.mark.parametrize("argv", [[], ["run"], ["run", "x.jpg", "--threshold", "5"],
+                                  ["run", "x.jpg", "--operator", "smudge"],
+                                  ["run", "x.jpg", "--mask-scale", "0"],
+                                  ["run", "x.jpg", "--scales", "a,b"],
+                                  ["frobnicate"]])
+def test_usage_errors_exit_2(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse exits by itself
+        code = e.code
+    assert code == 2
+
+
+def test_json_summary(tmp_path, capsys):
+    photo(tmp_path / "a.png")
+    code, out, _ = run(["run", tmp_path / "a.png", "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] == 1 and doc["failed"] == 0
+    item = doc["items"][0]
+    assert item["output"].endswith("a.faceless.png") and item["regions"]["face"] >= 1
+
+
+def test_quiet_prints_nothing_on_success(tmp_path, capsys):
+    photo(tmp_path / "a.png")
+    code, out, err = run(["run", tmp_path / "a.png", "-q"], capsys)
+    assert code == 0 and out == "" and err == ""
+
+
+def test_detect_then_render(tmp_path, capsys):
+    frame, face = photo(tmp_path / "a.png")
+    code, _, err = run(["detect", tmp_path / "a.png"], capsys)
+    assert code == 0, err
+    plan = tmp_path / "a.plan.json"
+    doc = json.loads(plan.read_text())
+    assert doc["schema"] == "faceless.plan" and doc["frames"][0]["regions"]
+    code, _, err = run(["render", plan, "--operator", "fill"], capsys)
+    assert code == 0, err
+    out = np.asarray(Image.open(tmp_path / "a.faceless.png"))
+    assert changed_fraction(frame, out, face) > 0.8
+
+
+def test_render_of_a_broken_plan_names_it(tmp_path, capsys):
+    bad = tmp_path / "x.plan.json"
+    bad.write_text("{}")
+    code, _, err = run(["render", bad], capsys)
+    assert code == 1 and "x.plan.json" in err and "not a faceless plan" in err
+
+
+def test_video_with_audio_and_metadata_by_default_and_kept(tmp_path, capsys):
+    src = make_video(tmp_path / "clip.mp4", 6, size=(96, 64), audio=True,
+                     metadata={"title": "secret", "location": "+48.8577+002.2950/"})
+    assert run(["run", src], capsys)[0] == 0
+    import av
+
+    with av.open(str(tmp_path / "clip.faceless.mp4")) as c:
+        assert len(c.streams.audio) == 0
+        assert "title" not in c.metadata and "location" not in c.metadata
+    assert run(["run", src, "-o", tmp_path / "k.mp4", "--audio", "keep"], capsys)[0] == 0
+    with av.open(str(tmp_path / "k.mp4")) as c:
+        assert len(c.streams.audio) == 1
+
+
+def test_demo_then_run(tmp_path, capsys):
+    assert run(["demo", tmp_path / "d"], capsys)[0] == 0
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["astronaut-moving.mp4",
+                                                                   "astronaut.jpg"]
+
+
+def test_console_script_is_installed():
+    """The `faceless` entry point exists and answers --version (a real subprocess)."""
+    r = subprocess.run([sys.executable, "-m", "faceless", "--version"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and r.stdout.startswith("faceless ")

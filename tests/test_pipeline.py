@@ -1,0 +1,262 @@
+"""The Python API end to end: faces really hidden, plans applied, and failures fail closed."""
+
+from __future__ import annotations
+
+import hashlib
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+import faceless.pipeline as pipeline
+from faceless.core.errors import (
+    AnalysisError,
+    ConfigError,
+    ImageTooLargeError,
+    MediaWriteError,
+    OutputExistsError,
+    PlanError,
+)
+from faceless.core.types import Decision, Detections, Kind, Origin, Region
+from faceless.media.image import ImageOptions
+from faceless.pipeline import (
+    Engine,
+    Options,
+    anonymize_file,
+    anonymize_image,
+    detect_file,
+    render_plan,
+)
+from mediagen import changed_fraction, portrait_scene
+from videogen import make_video
+
+
+def sha(p) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def decode_all(path) -> list[tuple[float, np.ndarray]]:
+    with av.open(str(path)) as c:
+        return [(float(f.pts * f.time_base), f.to_ndarray(format="rgb24"))
+                for f in c.decode(video=0)]
+
+
+class FailingDetector:
+    """Finds nothing until frame `fail_at`, then raises, like a detector bug mid-video."""
+
+    kind = Kind.FACE
+
+    def __init__(self, fail_at: int) -> None:
+        self.calls, self.fail_at = 0, fail_at
+
+    @property
+    def card(self):
+        from faceless.detect.base import ModelCard
+
+        return ModelCard("failing", "0" * 64, "test", "test")
+
+    def detect(self, image):
+        self.calls += 1
+        if self.calls > self.fail_at:
+            raise RuntimeError("injected detector failure")
+        return Detections.empty()
+
+
+def test_anonymize_image_hides_the_face(astronaut):
+    from mediagen import FACE_512
+
+    out = anonymize_image(astronaut)
+    assert changed_fraction(astronaut, out, FACE_512) > 0.9
+    assert np.array_equal(out[-60:, -60:], astronaut[-60:, -60:]), "far corner must stay"
+
+
+def test_anonymize_image_rejects_wrong_arrays():
+    with pytest.raises(ConfigError):
+        anonymize_image(np.zeros((4, 4), np.uint8))
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif", ".bmp"])
+def test_image_files_end_to_end(tmp_path, suffix):
+    frame, face = portrait_scene(side=160, size=(224, 176))
+    src = tmp_path / f"street{suffix}"
+    Image.fromarray(frame).save(src)
+    before = sha(src)
+    r = anonymize_file(src)
+    assert r.dst == tmp_path / f"street.faceless{suffix}" and r.dst.exists()
+    assert sha(src) == before, "the input must never change"
+    assert r.regions.get("face", 0) >= 1
+    src_px = np.asarray(Image.open(src).convert("RGB"))
+    out_px = np.asarray(Image.open(r.dst).convert("RGB"))
+    assert out_px.shape == src_px.shape
+    assert changed_fraction(src_px, out_px, face) > 0.8
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([src.name, r.dst.name])
+
+
+def test_png_stays_lossless_outside_the_mask(tmp_path):
+    frame, _face = portrait_scene()
+    src = tmp_path / "a.png"
+    Image.fromarray(frame).save(src)
+    out = np.asarray(Image.open(anonymize_file(src).dst))
+    assert np.array_equal(out[:, -20:], frame[:, -20:])
+
+
+def _face_clip(tmp_path, n=8, pts=None, **kw):
+    frames, faces = [], []
+    for i in range(n):
+        f, box = portrait_scene(side=128, x=16 + 4 * i)
+        frames.append(f)
+        faces.append(box)
+    return make_video(tmp_path / "clip.mp4", frames, pts=pts, **kw), frames, faces
+
+
+def test_video_end_to_end_keeps_every_frame_and_time(tmp_path):
+    pts = [0, 1, 2, 5, 6, 7, 12, 13]  # variable frame rate
+    src, frames, faces = _face_clip(tmp_path, pts=pts)
+    r = anonymize_file(src, options=Options(video=pipeline.VideoOptions(crf=10)))
+    assert r.dst.name == "clip.faceless.mp4" and r.frames == 8
+    got = decode_all(r.dst)
+    assert [t for t, _ in got] == pytest.approx([p / 30 for p in pts], abs=1e-3)
+    for (_, img), before, face in zip(got, frames, faces, strict=True):
+        assert img.shape == before.shape
+        assert changed_fraction(before, img, face) > 0.8
+
+
+def test_detect_then_render_equals_run(tmp_path):
+    frame, _ = portrait_scene()
+    src = tmp_path / "a.png"
+    Image.fromarray(frame).save(src)
+    plan = detect_file(src)
+    assert plan.source.sha256 == sha(src) and plan.source.media == "image"
+    assert plan.frames[0].regions and plan.models[0]["name"] == "CenterFace"
+    rendered = render_plan(plan, tmp_path / "rendered.png")
+    ran = anonymize_file(src)
+    assert np.array_equal(np.asarray(Image.open(rendered.dst)), np.asarray(Image.open(ran.dst)))
+
+
+def test_detect_then_render_video_matches_run(tmp_path):
+    src, _, _ = _face_clip(tmp_path, n=5)
+    plan = detect_file(src)
+    assert len(plan.frames) == 5 and all(f.regions for f in plan.frames)
+    a = decode_all(render_plan(plan, tmp_path / "r.mp4").dst)
+    b = decode_all(anonymize_file(src).dst)
+    assert len(a) == len(b) == 5
+    for (ta, ia), (tb, ib) in zip(a, b, strict=True):
+        assert ta == tb and np.abs(ia.astype(int) - ib.astype(int)).max() <= 2
+
+
+def test_an_edited_plan_is_what_gets_rendered(tmp_path):
+    frame, face = portrait_scene()
+    src = tmp_path / "a.png"
+    Image.fromarray(frame).save(src)
+    plan = detect_file(src)
+    # The reviewer exempts the detected face and adds a region the detector did not find.
+    plan.frames[0].regions = [
+        Region(r.box, r.kind, r.score, r.origin, Decision.KEEP, reason="requester")
+        for r in plan.frames[0].regions
+    ] + [Region((110, 95, 150, 130), Kind.FACE, origin=Origin.MANUAL, reason="missed")]
+    out = np.asarray(Image.open(render_plan(plan, tmp_path / "o.png").dst))
+    assert changed_fraction(frame, out, face) < 0.05
+    assert changed_fraction(frame, out, (110, 95, 150, 130)) > 0.7  # ellipse: pi/4 of the box
+
+
+def test_a_plan_is_never_applied_to_another_file(tmp_path):
+    frame, _ = portrait_scene()
+    src = tmp_path / "a.png"
+    Image.fromarray(frame).save(src)
+    plan = detect_file(src)
+    Image.fromarray(frame[::-1].copy()).save(src)
+    with pytest.raises(PlanError, match="not the one the plan was made for"):
+        render_plan(plan, tmp_path / "o.png")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_video_frame_missing_from_the_plan_fails_closed(tmp_path):
+    src, _, _ = _face_clip(tmp_path, n=4)
+    plan = detect_file(src)
+    del plan.frames[2]
+    with pytest.raises(PlanError, match="no entry for the frame"):
+        render_plan(plan, tmp_path / "o.mp4")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def _leftovers(folder, keep):
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+def test_detector_failure_mid_video_leaves_no_output(tmp_path):
+    src, _, _ = _face_clip(tmp_path, n=6)
+    eng = Engine(detectors=[FailingDetector(fail_at=3)])
+    with pytest.raises(AnalysisError, match="injected"):
+        anonymize_file(src, engine=eng)
+    assert _leftovers(tmp_path, {src.name}) == []
+
+
+def test_anonymizer_failure_leaves_no_output(tmp_path, monkeypatch):
+    frame, _ = portrait_scene()
+    src = tmp_path / "a.jpg"
+    Image.fromarray(frame).save(src)
+
+    def broken(*a, **k):
+        raise MemoryError("injected operator failure")
+
+    monkeypatch.setattr(pipeline, "apply_regions", broken)
+    with pytest.raises(AnalysisError):
+        anonymize_file(src, engine=Engine())
+    assert _leftovers(tmp_path, {src.name}) == []
+
+
+def test_writer_failure_mid_video_leaves_no_output(tmp_path, monkeypatch):
+    src, _, _ = _face_clip(tmp_path, n=6)
+    real_write = pipeline.VideoWriter.write
+    calls = []
+
+    def flaky(self, image, ref):
+        calls.append(1)
+        if len(calls) == 4:
+            raise MediaWriteError("injected: disk full")
+        return real_write(self, image, ref)
+
+    monkeypatch.setattr(pipeline.VideoWriter, "write", flaky)
+    with pytest.raises(MediaWriteError):
+        anonymize_file(src)
+    assert _leftovers(tmp_path, {src.name}) == []
+
+
+def test_outputs_never_overwrite_inputs_or_existing_files(tmp_path):
+    frame, _ = portrait_scene()
+    src = tmp_path / "a.png"
+    Image.fromarray(frame).save(src)
+    before = sha(src)
+    with pytest.raises(OutputExistsError, match="input itself"):
+        anonymize_file(src, src, options=Options(overwrite=True))
+    with pytest.raises(OutputExistsError, match="input itself"):
+        anonymize_file(src, tmp_path / "." / "a.png")
+    existing = tmp_path / "b.png"
+    existing.write_bytes(b"keep me")
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        anonymize_file(src, existing)
+    assert existing.read_bytes() == b"keep me" and sha(src) == before
+    anonymize_file(src, existing, options=Options(overwrite=True))
+    assert existing.read_bytes() != b"keep me"
+
+
+def test_image_too_large_is_refused(tmp_path):
+    frame, _ = portrait_scene()
+    src = tmp_path / "a.png"
+    Image.fromarray(frame).save(src)
+    with pytest.raises(ImageTooLargeError):
+        anonymize_file(src, options=Options(image=ImageOptions(max_pixels=1000)))
+    assert _leftovers(tmp_path, {src.name}) == []
+
+
+def test_plan_from_run_records_every_frame(tmp_path):
+    src, _, _ = _face_clip(tmp_path, n=3, time_base=Fraction(1, 1000), pts=[0, 40, 90])
+    plan_path = tmp_path / "clip.plan.json"
+    anonymize_file(src, plan_path=plan_path)
+    from faceless.plan.model import Plan
+
+    plan = Plan.load(plan_path)
+    assert [round(float(f.pts * plan.source.time_base), 3) for f in plan.frames] == [0, .04, .09]
+    assert plan.source.sha256 == sha(src)
