@@ -353,6 +353,13 @@ def _pick_pix_fmt(codec: str, width: int, height: int) -> str:
     # 4:2:0 halves chroma resolution, so it needs even sizes; 4:4:4 keeps any size exactly.
     even = width % 2 == 0 and height % 2 == 0
     preferred = ["yuv420p", "yuv444p"] if even else ["yuv444p", "yuv420p"]
+    if not even and (not formats or "yuv444p" in formats):
+        log.info(
+            "odd size %dx%d: encoding 4:4:4 to keep it exact (some players, browsers among "
+            "them, cannot play 4:4:4 H.264)",
+            width,
+            height,
+        )
     for name in preferred:
         if not formats or name in formats:
             return name
@@ -452,6 +459,8 @@ class _AudioPump:
             if pkt is None:
                 self._done = True
                 if not self._copy:
+                    for frame in self._decode(None):
+                        out.mux(self._out_stream.encode(frame))
                     out.mux(self._out_stream.encode(None))
                 return
             when = pkt.pts if pkt.pts is not None else pkt.dts
@@ -468,14 +477,18 @@ class _AudioPump:
                 pkt.stream = self._out_stream
                 out.mux(pkt)
             else:
-                try:
-                    frames = pkt.decode()
-                except av.error.FFmpegError as exc:
-                    raise MediaReadError(
-                        f"Cannot decode the audio of {self._source}: {_reason(exc)}."
-                    ) from exc
-                for frame in frames:
+                for frame in self._decode(pkt):
                     out.mux(self._out_stream.encode(frame))
+
+    def _decode(self, pkt: av.Packet | None) -> list[av.AudioFrame]:
+        """Decode one packet, or with None drain the decoder."""
+        assert self._in_stream is not None
+        try:
+            return self._in_stream.codec_context.decode(pkt)
+        except av.error.FFmpegError as exc:
+            raise MediaReadError(
+                f"Cannot decode the audio of {self._source}: {_reason(exc)}."
+            ) from exc
 
     def close(self) -> None:
         self._input.close()
