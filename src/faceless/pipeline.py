@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from faceless.core.errors import (
     UnsupportedFormatError,
 )
 from faceless.core.geometry import scale_box
-from faceless.core.types import Region
+from faceless.core.types import Decision, Region
 from faceless.detect.base import Detector, sha256_file
 from faceless.detect.faces import CenterFaceDetector, FaceOptions
 from faceless.media.files import atomic_output, check_paths, default_output
@@ -254,32 +254,43 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
     opts = eng.options
     kind = media_kind(src)
     check_paths(src, dst, opts.overwrite)
+    keep_plan = plan_path is not None
+    frames: list[FramePlan] = []  # only kept when a plan is asked for: memory stays flat
+    counts: Counter[str] = Counter()
+    n = 0
+
+    def record(index: int, pts: int, regions: list[Region]) -> None:
+        nonlocal n
+        n += 1
+        counts.update(str(r.kind) for r in regions if r.decision is Decision.REDACT)
+        if keep_plan:
+            frames.append(FramePlan(index, pts, regions))
+
     if kind == "image":
         img = read_image(src, opts.image)
         regions = eng.regions(img.pixels)
-        frames = [FramePlan(0, 0, regions)]
         with atomic_output(dst) as tmp:
             write_image(tmp, eng.hide(img.pixels, regions), img, opts.image)
-        info_w, info_h, tb, fc = img.pixels.shape[1], img.pixels.shape[0], None, 1
+        record(0, 0, regions)
+        source = SourceInfo(str(src), "", kind, img.pixels.shape[1], img.pixels.shape[0])
         if progress:
             progress(1, 1)
     else:
         info = probe_video(src)
-        frames = []
         with atomic_output(dst) as tmp, VideoWriter(tmp, info, opts.video, audio_source=src) as w:
             for vf in iter_frames(src):
                 regions = eng.regions(vf.image)
                 w.write(eng.hide(vf.image, regions), vf.ref)
-                frames.append(FramePlan(vf.ref.index, vf.ref.pts, regions))
+                record(vf.ref.index, vf.ref.pts, regions)
                 if progress:
-                    progress(len(frames), info.frame_count)
-        info_w, info_h, tb, fc = info.width, info.height, info.time_base, info.frame_count
-    plan = Plan(SourceInfo(str(src), sha256_file(src) if plan_path else "", kind, info_w, info_h,
-                           tb or Fraction(1, 1), fc),
-                frames, opts.settings(), eng.model_cards(), f"faceless {__version__}")
+                    progress(n, info.frame_count)
+        source = SourceInfo(str(src), "", kind, info.width, info.height, info.time_base,
+                            info.frame_count)
     if plan_path is not None:
-        plan.save(Path(plan_path))
-    return Result(src, dst, kind, len(frames), plan.counts(), time.monotonic() - t0)
+        source = replace(source, sha256=sha256_file(src))
+        Plan(source, frames, opts.settings(), eng.model_cards(),
+             f"faceless {__version__}").save(Path(plan_path))
+    return Result(src, dst, kind, n, dict(counts), time.monotonic() - t0)
 
 
 __all__ = [

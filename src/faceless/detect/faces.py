@@ -27,15 +27,26 @@ STRIDE = 32  # the network downsamples by 32: inputs are padded to a multiple of
 
 @dataclass(frozen=True)
 class FaceOptions:
-    """How the face detector looks at a frame."""
+    """How the face detector looks at a frame.
 
-    threshold: float = 0.15
-    # Passes at these scales of the frame's own resolution (1.0 = full resolution). Extra
-    # passes find faces the others miss (large faces at low scale, tiny ones upscaled).
+    Besides the full-resolution pass, two automatic passes cover what one resolution misses:
+    an upscaled pass on small frames for faces under `small_face` px (CenterFace rarely fires
+    below ~16 px), and a coarse pass on large frames for faces over `large_face` px (the
+    network's receptive field cannot take in a face that fills a 12 MP photo). Each keeps
+    only the sizes it is there for, so neither adds false alarms elsewhere.
+    """
+
+    threshold: float = 0.2
+    # Extra passes at these scales of the frame (1.0 is the full-resolution pass itself),
+    # keeping every size: `--scales 1,2` is the thorough setting for tiny faces.
     scales: tuple[float, ...] = (1.0,)
-    # Run one more pass with the long side at this many pixels when the frame is larger than
-    # it: CenterFace's receptive field misses very large faces at full resolution. 0 = off.
-    coarse_side: int = 640
+    upscale: float = 2.0
+    upscale_max_side: int = 1280  # upscale only frames this small (bounds the cost)
+    upscale_threshold: float = 0.3
+    small_face: float = 32.0
+    coarse_side: int = 640  # 0 turns the coarse pass off
+    coarse_threshold: float = 0.5
+    large_face: float = 256.0
     # Duplicates (IoU above this) are merged into the union of their boxes: a union never
     # hides less than any one of the boxes, which is what recall needs.
     merge_iou: float = 0.3
@@ -43,12 +54,28 @@ class FaceOptions:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise ConfigError(f"threshold must lie in (0, 1), got {self.threshold}")
+        for name in ("threshold", "upscale_threshold", "coarse_threshold"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ConfigError(f"{name} must lie in (0, 1), got {getattr(self, name)}")
         if not self.scales or any(s <= 0 or s > 8 for s in self.scales):
             raise ConfigError(f"scales must be in (0, 8], got {self.scales}")
         if not 0.0 < self.merge_iou <= 1.0:
             raise ConfigError(f"merge_iou must lie in (0, 1], got {self.merge_iou}")
+        if not 1.0 <= self.upscale <= 8.0:
+            raise ConfigError(f"upscale must lie in [1, 8], got {self.upscale}")
+
+    def passes(self, width: int, height: int) -> list[tuple[float, float, float, float]]:
+        """(scale, threshold, min face side, max face side) of each pass over a frame."""
+        inf = float("inf")
+        out = [(s, self.threshold, 0.0, inf) for s in dict.fromkeys((1.0, *self.scales))]
+        long_side = max(width, height)
+        if self.upscale > 1 and long_side <= self.upscale_max_side and self.upscale not in [
+                p[0] for p in out]:
+            out.append((self.upscale, self.upscale_threshold, 0.0, self.small_face))
+        if self.coarse_side and long_side > self.coarse_side * 1.5:
+            out.append((self.coarse_side / long_side, self.coarse_threshold, self.large_face,
+                        inf))
+        return out
 
 
 def _fix_graph(raw: bytes) -> bytes:
@@ -119,15 +146,13 @@ class CenterFaceDetector:
                 f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
         self.setup()
         h, w = image.shape[:2]
-        scales = list(self.options.scales)
-        cs = self.options.coarse_side
-        if cs and max(h, w) > cs * 1.5:
-            scales.append(cs / max(h, w))
         boxes, scores = [], []
-        for s in scales:
-            b, sc = self._detect_at(image, s)
-            boxes.append(b)
-            scores.append(sc)
+        for scale, threshold, lo, hi in self.options.passes(w, h):
+            b, sc = self._detect_at(image, scale, threshold)
+            side = np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+            keep = (side >= lo) & (side < hi)
+            boxes.append(b[keep])
+            scores.append(sc[keep])
         xyxy = np.concatenate(boxes) if boxes else np.zeros((0, 4), np.float32)
         score = np.concatenate(scores) if scores else np.zeros((0,), np.float32)
         xyxy, score = merge_union(xyxy, score, self.options.merge_iou)
@@ -135,7 +160,8 @@ class CenterFaceDetector:
         xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
         return Detections(xyxy, score, Kind.FACE)
 
-    def _detect_at(self, image: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    def _detect_at(self, image: np.ndarray, scale: float,
+                   threshold: float) -> tuple[np.ndarray, np.ndarray]:
         h, w = image.shape[:2]
         if scale != 1.0:
             sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
@@ -151,7 +177,7 @@ class CenterFaceDetector:
             heat, scl, off, _lms = self._session.run(self._outputs, {self._input: blob})
         except Exception as err:  # ORT's own error types; the item must fail closed
             raise AnalysisError(f"face detector failed on a {w}x{h} frame: {err}") from err
-        xyxy, score = decode(heat, scl, off, self.options.threshold)
+        xyxy, score = decode(heat, scl, off, threshold)
         if scale != 1.0:
             xyxy[:, [0, 2]] *= w / sw
             xyxy[:, [1, 3]] *= h / sh
