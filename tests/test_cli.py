@@ -193,3 +193,16 @@ def test_console_script_is_installed():
     r = subprocess.run([sys.executable, "-m", "faceless", "--version"], capture_output=True,
                        text=True)
     assert r.returncode == 0 and r.stdout.startswith("faceless ")
+
+
+def test_a_cut_off_video_is_done_with_a_warning(tmp_path, capsys):
+    """Index at the front (faststart), end of the data missing: every decoded frame is hidden
+    and written, and the user is told the source looks truncated."""
+    whole = make_video(tmp_path / "src.mp4", 40, size=(96, 64))
+    assert run(["run", whole, "-o", tmp_path / "faststart.mp4"], capsys)[0] == 0
+    data = (tmp_path / "faststart.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    code, _, err = run(["run", cut], capsys)
+    assert code == 0, err
+    assert "warning" in err and "may be truncated" in err and "cut.mp4" in err

@@ -82,6 +82,7 @@ class Result:
     frames: int
     regions: dict[str, int]
     seconds: float
+    warnings: tuple[str, ...] = ()
 
 
 def media_kind(path: Path) -> str:
@@ -255,6 +256,7 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
     kind = media_kind(src)
     check_paths(src, dst, opts.overwrite)
     keep_plan = plan_path is not None
+    warnings: list[str] = []
     frames: list[FramePlan] = []  # only kept when a plan is asked for: memory stays flat
     counts: Counter[str] = Counter()
     n = 0
@@ -286,11 +288,19 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
                     progress(n, info.frame_count)
         source = SourceInfo(str(src), "", kind, info.width, info.height, info.time_base,
                             info.frame_count)
+        if info.frame_count and n < info.frame_count:
+            # Every frame that was decoded is hidden, so nothing leaks; but a release that is
+            # silently shorter than its source would mislead whoever receives it.
+            warnings.append(f"{src}: decoded {n} of the {info.frame_count} frames the container "
+                            "declares; the file may be truncated, and the output ends where "
+                            "decoding stopped")
     if plan_path is not None:
         source = replace(source, sha256=sha256_file(src))
         Plan(source, frames, opts.settings(), eng.model_cards(),
              f"faceless {__version__}").save(Path(plan_path))
-    return Result(src, dst, kind, n, dict(counts), time.monotonic() - t0)
+    for w in warnings:
+        log.info("%s", w)
+    return Result(src, dst, kind, n, dict(counts), time.monotonic() - t0, tuple(warnings))
 
 
 __all__ = [

@@ -226,6 +226,8 @@ class Reporter:
         if self._progress is not None:
             for t in list(self._progress.tasks):
                 self._progress.remove_task(t.id)
+        for w in outcome.details.get("warnings", []):
+            self.err.print(f"[yellow]warning[/yellow]: {w}", markup=True, soft_wrap=True)
         if not outcome.ok:
             self.err.print(f"[red]error[/red]: {outcome.error}", markup=True, soft_wrap=True)
         elif not self.quiet and not self.as_json:

@@ -55,7 +55,7 @@ def main(a: argparse.Namespace) -> int:
             n = sum(r.regions.values())
             rep.done(Outcome(job.src, job.dst, True, details={
                 "media": r.media, "frames": r.frames, "regions": r.regions,
-                "seconds": round(r.seconds, 3),
+                "seconds": round(r.seconds, 3), "warnings": list(r.warnings),
                 "summary": f"({r.frames} frame(s), {n} region(s) hidden, {r.seconds:.1f}s)"}))
         return rep.finish(skipped)
 
