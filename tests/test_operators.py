@@ -129,3 +129,15 @@ def test_golden_images(astronaut, op):
     # OpenCV builds may differ by a level here and there; a changed operator differs a lot.
     assert np.abs(ref.astype(int) - out.astype(int)).mean() < 1.0
     assert (np.abs(ref.astype(int) - out.astype(int)) > 16).mean() < 0.001
+
+
+@pytest.mark.parametrize("shape", list(Shape))
+def test_redaction_mask_is_exactly_what_fill_replaces(texture, shape):
+    from faceless.anonymize.operators import redaction_mask
+
+    regions = [Region((10.5, 20.2, 70.7, 90.1)), Region((100, 5, 103, 7)),
+               Region((150, 100, 400, 400)), Region((0, 0, 5, 5), decision=Decision.KEEP)]
+    spec = OperatorSpec(Operator.FILL, shape, color=(1, 2, 3))
+    out = apply_regions(texture, regions, spec)
+    filled = (out == [1, 2, 3]).all(axis=2) & ~(texture == [1, 2, 3]).all(axis=2)
+    assert np.array_equal(redaction_mask(120, 160, regions, spec), filled)

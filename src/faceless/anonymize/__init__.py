@@ -1,5 +1,11 @@
 """Pure operators that hide regions of an image: (image, regions) -> new image."""
 
-from faceless.anonymize.operators import Operator, OperatorSpec, Shape, apply_regions
+from faceless.anonymize.operators import (
+    Operator,
+    OperatorSpec,
+    Shape,
+    apply_regions,
+    redaction_mask,
+)
 
-__all__ = ["Operator", "OperatorSpec", "Shape", "apply_regions"]
+__all__ = ["Operator", "OperatorSpec", "Shape", "apply_regions", "redaction_mask"]

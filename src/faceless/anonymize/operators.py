@@ -107,6 +107,22 @@ def _blurred(image: np.ndarray, span: tuple[int, int, int, int], cells: float,
     return big[y1 - cy1 : y2 - cy1, x1 - cx1 : x2 - cx1]
 
 
+def redaction_mask(height: int, width: int, regions: Iterable[Region],
+                   spec: OperatorSpec | dict | None = None) -> np.ndarray:
+    """Boolean (H, W) mask of every pixel that apply_regions replaces for these regions."""
+    out = np.zeros((height, width), bool)
+    for r in regions:
+        if r.decision is not Decision.REDACT:
+            continue
+        s = spec.get(r.kind, OperatorSpec()) if isinstance(spec, dict) else (spec or OperatorSpec())
+        span = pixel_span(r.box, width, height)
+        if span is None:
+            continue
+        x1, y1, x2, y2 = span
+        out[y1:y2, x1:x2] |= _mask(height, width, span, r.box, s.shape)
+    return out
+
+
 def apply_regions(image: np.ndarray, regions: Iterable[Region],
                   spec: OperatorSpec | dict | None = None) -> np.ndarray:
     """A new image with every region whose decision is REDACT hidden; the input is not changed.
