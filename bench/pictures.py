@@ -44,9 +44,9 @@ def main() -> int:
         tiles.append((title, eng.hide(photo, regions, spec)))
     sheet([(t, np.ascontiguousarray(im[crop])) for t, im in tiles], OUT / "operators.png")
     tiles = [("original", photo)]
-    for scale in (1.0, 1.3, 1.6):
+    for scale in (1.0, 1.45, 1.8):
         e = Engine(Options(mask_scale=scale))
-        tiles.append((f"mask scale {scale}" + (" (default)" if scale == 1.3 else ""),
+        tiles.append((f"mask scale {scale}" + (" (default)" if scale == 1.45 else ""),
                       e.hide(photo, e.regions(photo))))
     sheet([(t, np.ascontiguousarray(im[crop])) for t, im in tiles], OUT / "mask_scale.png")
     # Strength is relative: the same face at 24, 48 and 96 px, each blurred by default.

