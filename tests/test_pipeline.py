@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from fractions import Fraction
 
 import av
@@ -260,3 +261,73 @@ def test_plan_from_run_records_every_frame(tmp_path):
     plan = Plan.load(plan_path)
     assert [round(float(f.pts * plan.source.time_base), 3) for f in plan.frames] == [0, .04, .09]
     assert plan.source.sha256 == sha(src)
+
+
+class ScriptedDetector:
+    """Finds a fixed face box in every frame except the ones listed (a detector's miss)."""
+
+    kind = Kind.FACE
+
+    def __init__(self, box, miss: set[int]) -> None:
+        self.box, self.miss, self.calls = box, miss, 0
+
+    @property
+    def card(self):
+        from faceless.detect.base import ModelCard
+
+        return ModelCard("scripted", "0" * 64, "test", "test")
+
+    def detect(self, image):
+        i, self.calls = self.calls, self.calls + 1
+        if i in self.miss:
+            return Detections.empty()
+        return Detections([self.box], [0.9])
+
+
+def _texture_clip(tmp_path, n=10):
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (96, 128, 3), dtype=np.uint8) for _ in range(n)]
+    return make_video(tmp_path / "t.mp4", frames), frames
+
+
+def _filled_in_frames(path, box):
+    """Per frame, the share of `box` that is (near) black, i.e. hidden by a black fill."""
+    x1, y1, x2, y2 = box
+    return [float((img[y1:y2, x1:x2].max(axis=2) < 24).mean()) for _, img in decode_all(path)]
+
+
+def test_tracking_hides_a_face_the_detector_missed(tmp_path):
+    src, _ = _texture_clip(tmp_path)
+    box = (40, 30, 80, 70)
+    from faceless.anonymize.operators import Operator, OperatorSpec, Shape
+
+    opts = Options(mask_scale=1.0, operator=OperatorSpec(Operator.FILL, Shape.BOX))
+    tracked = anonymize_file(src, tmp_path / "tracked.mp4", plan_path=tmp_path / "p.json",
+                             engine=Engine(opts, [ScriptedDetector(box, {4, 5})]))
+    plain = anonymize_file(src, tmp_path / "plain.mp4",
+                           engine=Engine(replace(opts, track=None),
+                                         [ScriptedDetector(box, {4, 5})]))
+    inner = (45, 35, 75, 65)
+    assert min(_filled_in_frames(tracked.dst, inner)) > 0.95
+    per_frame = _filled_in_frames(plain.dst, inner)
+    assert per_frame[4] < 0.1 and per_frame[5] < 0.1, "without tracking the miss leaks"
+    from faceless.plan.model import Plan
+
+    plan = Plan.load(tmp_path / "p.json")
+    (added,) = [r for r in plan.frames[4].regions]
+    assert added.origin is Origin.TRACKED and added.track_id is not None
+    assert plan.tracks and plan.tracks[0]["id"] == added.track_id
+    assert {r.track_id for f in plan.frames for r in f.regions} == {added.track_id}
+
+
+def test_run_equals_detect_then_render_with_tracking(tmp_path):
+    src, _frames = _texture_clip(tmp_path, n=12)
+    box = (20, 20, 60, 60)
+    opts = Options(video=pipeline.VideoOptions(crf=0))
+    plan = detect_file(src, engine=Engine(opts, [ScriptedDetector(box, {3, 7, 8})]))
+    rendered = decode_all(render_plan(plan, tmp_path / "r.mp4", options=opts).dst)
+    ran = decode_all(anonymize_file(src, tmp_path / "a.mp4",
+                                    engine=Engine(opts, [ScriptedDetector(box, {3, 7, 8})])).dst)
+    assert len(rendered) == len(ran) == 12
+    for (ta, a), (tb, b) in zip(rendered, ran, strict=True):
+        assert ta == tb and np.array_equal(a, b)

@@ -6,9 +6,10 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from faceless.core.errors import (
     UnsupportedFormatError,
 )
 from faceless.core.geometry import scale_box
-from faceless.core.types import Decision, Region
+from faceless.core.types import Decision, FrameRef, Region
 from faceless.detect.base import Detector, sha256_file
 from faceless.detect.faces import CenterFaceDetector, FaceOptions
 from faceless.media.files import atomic_output, check_paths, default_output
@@ -35,6 +36,7 @@ from faceless.media.image import (
 )
 from faceless.media.video import (
     VIDEO_EXTENSIONS,
+    VideoFrame,
     VideoInfo,
     VideoOptions,
     VideoWriter,
@@ -42,6 +44,8 @@ from faceless.media.video import (
     probe_video,
 )
 from faceless.plan.model import FramePlan, Plan, SourceInfo
+from faceless.track.cuts import CutDetector
+from faceless.track.tracker import Tracker, TrackOptions
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,8 @@ class Options:
     operator: OperatorSpec = field(default_factory=OperatorSpec)
     video: VideoOptions = field(default_factory=VideoOptions)
     image: ImageOptions = field(default_factory=ImageOptions)
+    # Video only: link detections over time and add what single frames miss (None: off).
+    track: TrackOptions | None = field(default_factory=TrackOptions)
     overwrite: bool = False
 
     def __post_init__(self) -> None:
@@ -70,7 +76,8 @@ class Options:
         """The parts of the options that a plan records."""
         face = {k: v for k, v in asdict(self.face).items() if k not in ("model_path", "threads")}
         face["scales"] = list(self.face.scales)
-        return {"face": face, "mask_scale": self.mask_scale, "operator": self.operator.to_dict()}
+        return {"face": face, "mask_scale": self.mask_scale, "operator": self.operator.to_dict(),
+                "track": None if self.track is None else asdict(self.track)}
 
 
 @dataclass(frozen=True)
@@ -118,18 +125,31 @@ class Engine:
 
     def regions(self, image: np.ndarray) -> list[Region]:
         """Regions to redact in one upright RGB frame; any failure is an AnalysisError."""
+        return self.analyse(image, candidates=False)[0]
+
+    def analyse(self, image: np.ndarray,
+                candidates: bool = True) -> tuple[list[Region], list[Region]]:
+        """Regions to redact, and low-score candidates that only tracking may accept."""
         out: list[Region] = []
+        low: list[Region] = []
         for det in self.detectors:
             try:
-                found = det.detect(image)
+                detect_all = getattr(det, "detect_all", None)
+                if candidates and detect_all is not None:
+                    found, maybe = detect_all(image)
+                else:
+                    found, maybe = det.detect(image), None
             except AnalysisError:
                 raise
             except Exception as err:  # any detector bug must fail the item, never pass a frame
                 raise AnalysisError(f"{type(det).__name__} failed: {err!r}") from err
-            for r in found.regions():
-                out.append(replace(r, box=scale_box(r.box, self.options.mask_scale),
-                                   reason=f"{found.kind} score {r.score:.2f}"))
-        return out
+            for dets, into in ((found, out), (maybe, low)):
+                if dets is None:
+                    continue
+                for r in dets.regions():
+                    into.append(replace(r, box=scale_box(r.box, self.options.mask_scale),
+                                        reason=f"{dets.kind} score {r.score:.2f}"))
+        return out, low
 
     def hide(self, image: np.ndarray, regions: list[Region],
              spec: OperatorSpec | None = None) -> np.ndarray:
@@ -176,6 +196,24 @@ def _source_info(src: Path, kind: str, image_options: ImageOptions
                       info.frame_count), info
 
 
+def _frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | None,
+                   keep_images: bool) -> Iterator[tuple[FrameRef, list[Region], Any]]:
+    """(ref, regions, image or None) for each frame, in order, tracked when asked.
+
+    The tracker holds a bounded window of frames, so memory does not grow with the video.
+    """
+    if tracker is None:
+        for vf in frames:
+            yield vf.ref, eng.regions(vf.image), vf.image if keep_images else None
+        return
+    cuts = CutDetector(tracker.options.cut_threshold)
+    for vf in frames:
+        regions, candidates = eng.analyse(vf.image)
+        yield from tracker.push(vf.ref, regions, candidates, cut=cuts(vf.image),
+                                payload=vf.image if keep_images else None)
+    yield from tracker.flush()
+
+
 def detect_file(src: Path, options: Options | None = None,
                 progress: Progress | None = None, engine: Engine | None = None) -> Plan:
     """Analyse one image or video and return its plan; nothing is written."""
@@ -185,16 +223,21 @@ def detect_file(src: Path, options: Options | None = None,
     kind = media_kind(src)
     source, media = _source_info(src, kind, opts.image)
     frames: list[FramePlan] = []
+    tracks: list[dict[str, Any]] = []
     if isinstance(media, LoadedImage):
         frames.append(FramePlan(0, 0, eng.regions(media.pixels)))
         if progress:
             progress(1, 1)
     else:
-        for vf in iter_frames(src):
-            frames.append(FramePlan(vf.ref.index, vf.ref.pts, eng.regions(vf.image)))
+        tracker = Tracker(opts.track) if opts.track is not None else None
+        for ref, regions, _ in _frame_regions(eng, iter_frames(src), tracker, False):
+            frames.append(FramePlan(ref.index, ref.pts, regions))
             if progress:
                 progress(len(frames), source.frame_count)
-    return Plan(source, frames, opts.settings(), eng.model_cards(), f"faceless {__version__}")
+        if tracker is not None:
+            tracks = [t.to_dict() for t in tracker.summaries.values()]
+    return Plan(source, frames, opts.settings(), eng.model_cards(), f"faceless {__version__}",
+                tracks)
 
 
 def render_plan(plan: Plan, dst: Path, *, source: Path | None = None,
@@ -258,6 +301,7 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
     check_paths(src, dst, opts.overwrite)
     keep_plan = plan_path is not None
     warnings: list[str] = []
+    tracks: list[dict[str, Any]] = []
     frames: list[FramePlan] = []  # only kept when a plan is asked for: memory stays flat
     counts: Counter[str] = Counter()
     n = 0
@@ -280,13 +324,15 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
             progress(1, 1)
     else:
         info = probe_video(src)
+        tracker = Tracker(opts.track) if opts.track is not None else None
         with atomic_output(dst) as tmp, VideoWriter(tmp, info, opts.video, audio_source=src) as w:
-            for vf in iter_frames(src):
-                regions = eng.regions(vf.image)
-                w.write(eng.hide(vf.image, regions), vf.ref)
-                record(vf.ref.index, vf.ref.pts, regions)
+            for ref, regions, image in _frame_regions(eng, iter_frames(src), tracker, True):
+                w.write(eng.hide(image, regions), ref)
+                record(ref.index, ref.pts, regions)
                 if progress:
                     progress(n, info.frame_count)
+        if tracker is not None:
+            tracks = [t.to_dict() for t in tracker.summaries.values()]
         source = SourceInfo(str(src), "", kind, info.width, info.height, info.time_base,
                             info.frame_count)
         if info.frame_count and n < info.frame_count:
@@ -298,7 +344,7 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
     if plan_path is not None:
         source = replace(source, sha256=sha256_file(src))
         Plan(source, frames, opts.settings(), eng.model_cards(),
-             f"faceless {__version__}").save(Path(plan_path))
+             f"faceless {__version__}", tracks).save(Path(plan_path))
     for w in warnings:
         log.info("%s", w)
     return Result(src, dst, kind, n, dict(counts), time.monotonic() - t0, tuple(warnings))

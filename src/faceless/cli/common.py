@@ -29,6 +29,7 @@ from faceless.media.files import is_output_name
 from faceless.media.image import IMAGE_EXTENSIONS, ImageOptions
 from faceless.media.video import VIDEO_EXTENSIONS, AudioMode, VideoOptions
 from faceless.pipeline import Options
+from faceless.track.tracker import TrackOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
@@ -72,6 +73,13 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                         "covered (default %(default)s)")
     g.add_argument("--model", type=Path, help="a CenterFace-compatible ONNX file to use "
                    "instead of the shipped one")
+    g = p.add_argument_group("video tracking")
+    g.add_argument("--no-track", action="store_true",
+                   help="frame by frame only: no gap filling, track extension or low-score "
+                        "continuation (for comparison; faces can flash into view)")
+    g.add_argument("--track-gap", type=int, default=TrackOptions.max_gap,
+                   help="frames a face may go undetected and still be hidden between two "
+                        "detections (default %(default)s)")
 
 
 def add_render_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
@@ -129,6 +137,8 @@ def build_options(a: argparse.Namespace) -> Options:
         face = FaceOptions(threshold=a.threshold, scales=_floats(a.scales, "scales"),
                            coarse_side=a.coarse_side, model_path=a.model)
     kw: dict[str, Any] = {"face": face}
+    if hasattr(a, "no_track"):
+        kw["track"] = None if a.no_track else TrackOptions(max_gap=a.track_gap)
     if hasattr(a, "mask_scale"):
         kw["mask_scale"] = a.mask_scale
     if hasattr(a, "operator"):

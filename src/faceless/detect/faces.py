@@ -37,6 +37,9 @@ class FaceOptions:
     """
 
     threshold: float = 0.2
+    # Scores between this and `threshold` are candidates: kept only where they continue a
+    # confirmed track in video (see track.tracker), never on their own.
+    candidate_threshold: float = 0.05
     # Extra passes at these scales of the frame (1.0 is the full-resolution pass itself),
     # keeping every size: `--scales 1,2` is the thorough setting for tiny faces.
     scales: tuple[float, ...] = (1.0,)
@@ -55,7 +58,8 @@ class FaceOptions:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("threshold", "upscale_threshold", "coarse_threshold"):
+        for name in ("threshold", "upscale_threshold", "coarse_threshold",
+                     "candidate_threshold"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ConfigError(f"{name} must lie in (0, 1), got {getattr(self, name)}")
         if not self.scales or any(s <= 0 or s > 8 for s in self.scales):
@@ -144,28 +148,43 @@ class CenterFaceDetector:
             self._outputs = [o.name for o in self._session.get_outputs()]
 
     def detect(self, image: np.ndarray) -> Detections:
+        return self.detect_all(image, candidates=False)[0]
+
+    def detect_all(self, image: np.ndarray,
+                   candidates: bool = True) -> tuple[Detections, Detections]:
+        """Confident detections, and low-score candidates from the full-resolution pass."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise AnalysisError(
                 f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
         self.setup()
         h, w = image.shape[:2]
-        boxes, scores = [], []
+        boxes, scores, sure = [], [], []
         for scale, threshold, lo, hi in self.options.passes(w, h):
-            b, sc = self._detect_at(image, scale, threshold)
+            low = threshold
+            if candidates and scale == 1.0:
+                low = min(threshold, self.options.candidate_threshold)
+            b, sc = self._detect_at(image, scale, low)
             side = np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
             keep = (side >= lo) & (side < hi)
             boxes.append(b[keep])
             scores.append(sc[keep])
-        xyxy = np.concatenate(boxes) if boxes else np.zeros((0, 4), np.float32)
-        score = np.concatenate(scores) if scores else np.zeros((0,), np.float32)
+            sure.append(sc[keep] >= threshold)
+        xyxy = np.concatenate(boxes)
+        score = np.concatenate(scores)
+        confident = np.concatenate(sure)
         if self.options.merge == "union":
-            xyxy, score = merge_union(xyxy, score, self.options.merge_iou)
+            # Candidates never widen a confident box: merge each group on its own.
+            a = merge_union(xyxy[confident], score[confident], self.options.merge_iou)
+            b = merge_union(xyxy[~confident], score[~confident], self.options.merge_iou)
+            xyxy, score = np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
+            confident = np.arange(len(score)) < len(a[1])
         elif len(score):
             keep = nms(xyxy, score, self.options.merge_iou)
-            xyxy, score = xyxy[keep], score[keep]
+            xyxy, score, confident = xyxy[keep], score[keep], confident[keep]
         xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
         xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
-        return Detections(xyxy, score, Kind.FACE)
+        return (Detections(xyxy[confident], score[confident], Kind.FACE),
+                Detections(xyxy[~confident], score[~confident], Kind.FACE))
 
     def _detect_at(self, image: np.ndarray, scale: float,
                    threshold: float) -> tuple[np.ndarray, np.ndarray]:

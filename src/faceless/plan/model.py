@@ -69,6 +69,9 @@ class Plan:
     settings: dict[str, Any] = field(default_factory=dict)
     models: list[dict[str, str]] = field(default_factory=list)
     created_by: str = ""
+    # Tracks (video): id, kind, first/last frame index, regions detected and added. Regions
+    # carry their track id, so a reviewer can act on one person across the whole video.
+    tracks: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Regions to redact per kind, over all frames."""
@@ -82,7 +85,7 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return {"schema": PLAN_SCHEMA, "version": PLAN_VERSION, "created_by": self.created_by,
                 "source": self.source.to_dict(), "settings": self.settings,
-                "models": self.models,
+                "models": self.models, "tracks": self.tracks,
                 "frames": [f.to_dict(self.source.time_base) for f in self.frames]}
 
     @classmethod
@@ -96,7 +99,7 @@ class Plan:
             return cls(SourceInfo.from_dict(d["source"]),
                        [FramePlan.from_dict(f) for f in d["frames"]],
                        dict(d.get("settings", {})), list(d.get("models", [])),
-                       str(d.get("created_by", "")))
+                       str(d.get("created_by", "")), list(d.get("tracks", [])))
         except (KeyError, TypeError, ValueError) as err:
             raise PlanError(f"malformed plan: {err!r}") from err
 

@@ -1,0 +1,27 @@
+"""Scene-cut detection from tiny grey thumbnails: a cut must end every track."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+class CutDetector:
+    """Flags a frame whose thumbnail differs from the previous one like a new shot does.
+
+    Uses the mean absolute difference of 32x32 grey thumbnails, after removing the global
+    brightness change (a light switched on is not a cut), on a 0..255 scale.
+    """
+
+    def __init__(self, threshold: float = 35.0) -> None:
+        self.threshold = threshold
+        self._prev: np.ndarray | None = None
+
+    def __call__(self, image: np.ndarray) -> bool:
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+        thumb = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+        prev, self._prev = self._prev, thumb
+        if prev is None:
+            return False
+        diff = (thumb - thumb.mean()) - (prev - prev.mean())
+        return float(np.abs(diff).mean()) > self.threshold

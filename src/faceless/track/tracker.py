@@ -1,0 +1,300 @@
+"""Streaming tracker that only adds regions: fills gaps, extends track ends, continues tracks.
+
+Frames go in with their raw detections; they come out a bounded number of frames later with
+the regions tracking added. A raw detection is never removed or moved (it may gain a track
+id). Everything added carries `origin=tracked`, the track id and a reason.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from faceless.core.errors import ConfigError
+from faceless.core.geometry import iou_matrix
+from faceless.core.types import Box, FrameRef, Kind, Origin, Region
+
+
+@dataclass(frozen=True)
+class TrackOptions:
+    """How far tracking may reach; every number is in frames unless it says otherwise."""
+
+    max_gap: int = 15  # undetected frames a track may bridge (filled when it is found again)
+    pre_extend: int = 3  # frames hidden before a track's first detection (a face fading in)
+    post_extend: int = 5  # frames hidden after its last detection, by the motion model
+    confirm_hits: int = 2  # detections before a track is trusted to add anything
+    min_iou: float = 0.2  # prediction-to-detection overlap that links a detection to a track
+    candidate_iou: float = 0.3  # a low-score candidate continues a confirmed track above this
+    smooth: float = 0.6  # weight of the newest box in the smoothed box of a track
+    speed_margin: float = 1.0  # grow added boxes by this many frames of motion on each side
+    cut_threshold: float = 35.0  # see track.cuts.CutDetector
+
+    def __post_init__(self) -> None:
+        for name in ("max_gap", "pre_extend", "post_extend"):
+            if not 0 <= getattr(self, name) <= 300:
+                raise ConfigError(f"{name} must lie in [0, 300] frames, got {getattr(self, name)}")
+        if self.confirm_hits < 1:
+            raise ConfigError(f"confirm_hits must be at least 1, got {self.confirm_hits}")
+        for name in ("min_iou", "candidate_iou", "smooth"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must lie in (0, 1], got {getattr(self, name)}")
+
+    @property
+    def window(self) -> int:
+        """Frames held back before a frame's regions are final (bounds memory)."""
+        return max(self.max_gap, self.pre_extend) + 1
+
+
+@dataclass
+class TrackSummary:
+    """One track as a reviewer sees it: which frames, how many regions of each origin."""
+
+    id: int
+    kind: Kind
+    first_frame: int
+    last_frame: int
+    detected: int = 0
+    added: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": str(self.kind), "first_frame": self.first_frame,
+                "last_frame": self.last_frame, "detected": self.detected, "added": self.added}
+
+
+@dataclass
+class _Frame:
+    seq: int
+    ref: FrameRef
+    t: float
+    raw: list[Region]
+    payload: Any
+    cut: bool = False
+    added: dict[int, Region] = field(default_factory=dict)  # track id -> added region
+
+
+def _cxcywh(b: Box) -> np.ndarray:
+    x1, y1, x2, y2 = b
+    return np.array([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], np.float64)
+
+
+def _xyxy(v: np.ndarray, margin: float = 0.0) -> Box:
+    cx, cy, w, h = v
+    w, h = max(w, 1.0), max(h, 1.0)
+    return (cx - w / 2 - margin, cy - h / 2 - margin, cx + w / 2 + margin, cy + h / 2 + margin)
+
+
+@dataclass
+class _Track:
+    id: int
+    kind: Kind
+    state: np.ndarray  # cx, cy, w, h of the last detection
+    smooth: np.ndarray  # smoothed cx, cy, w, h
+    velocity: np.ndarray  # per second
+    last_seq: int
+    last_t: float
+    first_seq: int
+    score: float
+    frame_dt: float = 1 / 30
+    hits: int = 1
+    misses: int = 0
+    confirmed: bool = False
+
+    def predict(self, t: float) -> np.ndarray:
+        p = self.state + self.velocity * (t - self.last_t)
+        p[2:] = np.maximum(p[2:], self.state[2:] * 0.5)  # sizes never collapse
+        return p
+
+    def margin(self) -> float:
+        """Distance the object moves in one frame: fast motion keeps a wider border."""
+        return float(np.hypot(*self.velocity[:2]) * self.frame_dt)
+
+
+class Tracker:
+    """Feed frames in order with `push`; take finished frames from its return and `flush`."""
+
+    def __init__(self, options: TrackOptions | None = None) -> None:
+        self.options = options or TrackOptions()
+        self._frames: deque[_Frame] = deque()
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self._seq = 0
+        self.summaries: dict[int, TrackSummary] = {}
+
+    # ---------------------------------------------------------------- public
+
+    def push(self, ref: FrameRef, detections: Iterable[Region],
+             candidates: Iterable[Region] = (), *, cut: bool = False,
+             payload: Any = None) -> list[tuple[FrameRef, list[Region], Any]]:
+        """Add one frame; returns the frames (ref, regions, payload) whose regions are final."""
+        o = self.options
+        frame = _Frame(self._seq, ref, ref.seconds, list(detections), payload, cut)
+        self._seq += 1
+        if cut:
+            self._tracks = []  # a new shot: nothing may be dragged across the cut
+        self._frames.append(frame)
+        by_kind: dict[Kind, list[int]] = {}
+        for i, r in enumerate(frame.raw):
+            by_kind.setdefault(r.kind, []).append(i)
+        cands = list(candidates)
+        for kind in {*by_kind, *(t.kind for t in self._tracks)}:
+            self._step_kind(frame, kind, by_kind.get(kind, []),
+                            [c for c in cands if c.kind == kind])
+        out = []
+        while self._frames and self._frames[0].seq <= frame.seq - o.window:
+            out.append(self._emit(self._frames.popleft()))
+        return out
+
+    def flush(self) -> list[tuple[FrameRef, list[Region], Any]]:
+        """Finish: every held frame, with its final regions."""
+        out = [self._emit(f) for f in self._frames]
+        self._frames.clear()
+        self._tracks = []
+        return out
+
+    # ---------------------------------------------------------------- internals
+
+    def _emit(self, f: _Frame) -> tuple[FrameRef, list[Region], Any]:
+        for tid in f.added:
+            self.summaries[tid].added += 1
+        return f.ref, f.raw + list(f.added.values()), f.payload
+
+    def _frame(self, seq: int) -> _Frame | None:
+        if not self._frames:
+            return None
+        i = seq - self._frames[0].seq
+        return self._frames[i] if 0 <= i < len(self._frames) else None
+
+    def _add(self, seq: int, tr: _Track, box: Box, reason: str) -> None:
+        f = self._frame(seq)
+        if f is None:
+            return
+        f.added[tr.id] = Region(box, tr.kind, min(1.0, tr.score), Origin.TRACKED,
+                                track_id=tr.id, reason=reason)
+
+    def _scene_start(self, seq: int) -> int:
+        """The first frame of the shot that frame `seq` belongs to (within the buffer)."""
+        start = self._frames[0].seq if self._frames else seq
+        for f in self._frames:
+            if f.seq > seq:
+                break
+            if f.cut:
+                start = f.seq
+        return start
+
+    def _step_kind(self, frame: _Frame, kind: Kind, det_idx: list[int],
+                   candidates: list[Region]) -> None:
+        o = self.options
+        tracks = [t for t in self._tracks if t.kind == kind]
+        matched_tracks: set[int] = set()
+        matched_dets: set[int] = set()
+        if tracks and det_idx:
+            preds = np.array([_xyxy(t.predict(frame.t)) for t in tracks])
+            boxes = np.array([frame.raw[i].box for i in det_idx])
+            ious = iou_matrix(preds, boxes)
+            # Greedy by overlap: enough for faces, which rarely cross at equal size.
+            for ti, di in zip(*np.unravel_index(np.argsort(-ious, axis=None), ious.shape),
+                              strict=True):
+                if ious[ti, di] < o.min_iou:
+                    break
+                if ti in matched_tracks or di in matched_dets:
+                    continue
+                matched_tracks.add(ti)
+                matched_dets.add(di)
+                i = det_idx[di]
+                frame.raw[i] = replace(frame.raw[i], track_id=tracks[ti].id)
+                self._update(tracks[ti], frame, frame.raw[i], detected=True)
+        for ti, tr in enumerate(tracks):
+            if ti in matched_tracks:
+                continue
+            cand = self._continuation(tr, frame, candidates) if tr.confirmed else None
+            if cand is not None:
+                self._add(frame.seq, tr, cand.box, f"low-score continuation ({cand.score:.2f})")
+                self._update(tr, frame, cand, detected=False)
+                continue
+            tr.misses += 1
+            if tr.misses > o.max_gap:
+                self._tracks.remove(tr)
+                continue
+            if tr.confirmed and tr.misses <= o.post_extend:
+                self._add(frame.seq, tr, _xyxy(tr.predict(frame.t), tr.margin()),
+                          "held after the last detection")
+        for di, i in enumerate(det_idx):
+            if di in matched_dets:
+                continue
+            r = frame.raw[i]
+            v = _cxcywh(r.box)
+            tr = _Track(self._next_id, kind, v, v.copy(), np.zeros(4), frame.seq, frame.t,
+                        frame.seq, r.score)
+            self._next_id += 1
+            self._tracks.append(tr)
+            frame.raw[i] = replace(r, track_id=tr.id)
+            self.summaries[tr.id] = TrackSummary(tr.id, kind, frame.ref.index, frame.ref.index, 1)
+            if o.confirm_hits <= 1:
+                self._confirm(tr)
+
+    def _continuation(self, tr: _Track, frame: _Frame,
+                      candidates: list[Region]) -> Region | None:
+        if not candidates:
+            return None
+        pred = np.array([_xyxy(tr.predict(frame.t))])
+        ious = iou_matrix(pred, np.array([c.box for c in candidates]))[0]
+        best = int(np.argmax(ious))
+        if ious[best] < self.options.candidate_iou:
+            return None
+        return candidates.pop(best)
+
+    def _update(self, tr: _Track, frame: _Frame, r: Region, detected: bool) -> None:
+        o = self.options
+        new = _cxcywh(r.box)
+        dt = frame.t - tr.last_t
+        gap = frame.seq - tr.last_seq - 1
+        if gap > 0 and tr.hits >= 1:
+            # Found again after a gap: the frames in between get the box interpolated in time
+            # (this replaces any boxes that were held by the motion model).
+            for k in range(1, gap + 1):
+                mid = self._frame(tr.last_seq + k)
+                if mid is None or mid.seq < self._scene_start(frame.seq):
+                    continue
+                a = (mid.t - tr.last_t) / dt if dt > 0 else k / (gap + 1)
+                box = tr.state + (new - tr.state) * a
+                self._add(mid.seq, tr, _xyxy(box, tr.margin()), "gap filled between detections")
+        if dt > 0:
+            v = (new - tr.state) / dt
+            tr.velocity = v if tr.hits == 1 else 0.5 * v + 0.5 * tr.velocity
+            tr.frame_dt = dt / (gap + 1)
+        s = o.smooth
+        grown = np.maximum(new[2:], tr.smooth[2:])  # grow at once, shrink slowly
+        tr.smooth = np.concatenate([s * new[:2] + (1 - s) * tr.smooth[:2],
+                                    s * new[2:] + (1 - s) * grown])
+        tr.state, tr.last_seq, tr.last_t = new, frame.seq, frame.t
+        tr.score, tr.misses = max(r.score, 0.0), 0
+        tr.hits += 1
+        summ = self.summaries[tr.id]
+        summ.last_frame = frame.ref.index
+        if detected:
+            summ.detected += 1
+        if not tr.confirmed and tr.hits >= o.confirm_hits:
+            self._confirm(tr)
+        if tr.confirmed and detected:
+            # A steadier, motion-grown box beside the raw one keeps the mask from jittering.
+            self._add(frame.seq, tr, _xyxy(tr.smooth, tr.margin()), "smoothed track box")
+
+    def _confirm(self, tr: _Track) -> None:
+        tr.confirmed = True
+        start = self._scene_start(tr.first_seq)
+        f0 = self._frame(tr.first_seq)
+        if f0 is None:
+            return
+        box0 = next((r.box for r in f0.raw if r.track_id == tr.id), None)
+        if box0 is None:
+            return
+        for k in range(1, self.options.pre_extend + 1):
+            seq = tr.first_seq - k
+            if seq < start:
+                break
+            self._add(seq, tr, box0, "hidden before the first detection")
+
