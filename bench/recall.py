@@ -56,8 +56,10 @@ def evaluate(tool: str, dataset: str, folder: Path) -> dict:
 
 
 def table(rows: list[tuple[str, str, dict]]) -> str:
-    head = ("| set | tool | faces | recall | " + " | ".join(f"<{b.split('-')[1]} px"
-            if b != "80-inf" else "≥80 px" for b in BUCKETS) + " | over-redaction | s/image |")
+    names = {"0-10": "<10 px", "10-20": "10–20 px", "20-40": "20–40 px", "40-80": "40–80 px",
+             "80-inf": "≥80 px"}
+    head = ("| set | tool | faces | recall | " + " | ".join(names[b] for b in BUCKETS)
+            + " | over-redaction | s/image |")
     lines = [head, "|" + "---|" * (6 + len(BUCKETS))]
     for name, tool, r in rows:
         cells = []
