@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -15,6 +16,7 @@ import numpy as np
 
 from faceless import __version__
 from faceless.anonymize.operators import OperatorSpec, apply_regions
+from faceless.concurrency import Prefetch, Worker
 from faceless.core.errors import (
     AnalysisError,
     ConfigError,
@@ -64,6 +66,8 @@ class Options:
     operator: OperatorSpec = field(default_factory=OperatorSpec)
     video: VideoOptions = field(default_factory=VideoOptions)
     image: ImageOptions = field(default_factory=ImageOptions)
+    # Video: decode and encode in their own threads, overlapping analysis (same output).
+    pipelined: bool = True
     # Video only: link detections over time and add what single frames miss (None: off).
     track: TrackOptions | None = field(default_factory=TrackOptions)
     overwrite: bool = False
@@ -214,6 +218,27 @@ def _frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker |
     yield from tracker.flush()
 
 
+@contextlib.contextmanager
+def _stages(frames: Iterator[VideoFrame], encode: Callable[[Any], None], pipelined: bool
+            ) -> Iterator[tuple[Iterator[VideoFrame], Callable[[Any], None], Callable[[], None]]]:
+    """Decode ahead and encode behind the analysing thread, or all in one thread.
+
+    Either way the frames, regions and pixels are the same; any stage's error propagates and
+    the other stages stop (the caller's atomic output then removes the partial file).
+    """
+    if not pipelined:
+        yield frames, encode, lambda: None
+        return
+    worker: Worker[Any] = Worker(encode, depth=4, name="faceless-encode")
+    with Prefetch(frames, depth=4, name="faceless-decode") as ahead:
+        try:
+            yield ahead, worker.submit, worker.finish
+        except BaseException:
+            worker.abort()
+            raise
+        worker.finish()
+
+
 def detect_file(src: Path, options: Options | None = None,
                 progress: Progress | None = None, engine: Engine | None = None) -> Plan:
     """Analyse one image or video and return its plan; nothing is written."""
@@ -326,11 +351,18 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
         info = probe_video(src)
         tracker = Tracker(opts.track) if opts.track is not None else None
         with atomic_output(dst) as tmp, VideoWriter(tmp, info, opts.video, audio_source=src) as w:
-            for ref, regions, image in _frame_regions(eng, iter_frames(src), tracker, True):
+
+            def encode(item: tuple[FrameRef, list[Region], np.ndarray]) -> None:
+                ref, regions, image = item
                 w.write(eng.hide(image, regions), ref)
-                record(ref.index, ref.pts, regions)
-                if progress:
-                    progress(n, info.frame_count)
+
+            with _stages(iter_frames(src), encode, opts.pipelined) as (decoded, submit, finish):
+                for ref, regions, image in _frame_regions(eng, decoded, tracker, True):
+                    submit((ref, regions, image))
+                    record(ref.index, ref.pts, regions)
+                    if progress:
+                        progress(n, info.frame_count)
+                finish()
         if tracker is not None:
             tracks = [t.to_dict() for t in tracker.summaries.values()]
         source = SourceInfo(str(src), "", kind, info.width, info.height, info.time_base,
