@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from faceless import __version__
-from faceless.cli import demo, detect, render, run
+from faceless.cli import demo, detect, eval, render, run
 from faceless.cli.common import EXIT_USAGE, setup_logging
 from faceless.core.errors import ConfigError, FacelessError
 
@@ -21,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     detect.register(sub)
     render.register(sub)
     demo.register(sub)
+    eval.register(sub)
     return p
 
 

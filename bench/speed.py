@@ -1,0 +1,327 @@
+"""Speed of faceless next to deface and next to a bare transcode, on the same clips.
+
+Every tool runs as its own process on the same source clips: 720p and 1080p clips made here
+(the sample portrait composited at many face sizes over a noisy, moving background) and the
+first --frames frames of the shared videos. The floor is a transcode with faceless's own
+reader and writer (decode -> RGB array -> x264 at faceless's settings, CRF 18 / preset
+medium) and nothing else: no anonymizer that writes the same video can beat it. Each run is
+repeated (--repeat) and the medians are reported: frames per second, time relative to the
+floor, CPU seconds per frame (steadier than wall time on a shared machine) and peak resident
+memory (ru_maxrss of the largest process in the tool's process tree, from os.wait4; on Linux a
+child's figure starts from this process's own size when it forks, so this process stays small:
+it imports nothing heavy and makes the clips in a child).
+
+    python bench/speed.py                                   # everything, ~20 min on 2 idle cores
+    python bench/speed.py --frames 30 --repeat 1 --clips synthetic-720p   # a quick look
+    python bench/speed.py --modes faceless "faceless --scales 1,2"        # some tools only
+    python bench/speed.py --markdown docs/speed-table.md
+
+Add a mode: one line in MODES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy, av and cv2 load only in the children that need them
+    import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+VIDEOS = ROOT.parent / "shared" / "data" / "videos"
+
+
+def _bin(name: str) -> str:
+    """The tool from the same environment as this Python, else from PATH."""
+    here = Path(sys.executable).parent / name
+    return str(here) if here.exists() else (shutil.which(name) or name)
+
+
+FLOOR = "transcode (floor)"
+# name -> command ({src} input clip, {dst} output file). The first entry is the floor.
+MODES: dict[str, list[str]] = {
+    FLOOR: [sys.executable, str(Path(__file__).resolve()), "transcode", "{src}", "{dst}"],
+    "deface": [_bin("deface"), "{src}", "-o", "{dst}"],
+    "deface --scale 640x360": [_bin("deface"), "{src}", "-o", "{dst}", "--scale", "640x360"],
+    "faceless": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q", "--overwrite"],
+    "faceless --scales 1,2": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q",
+                              "--overwrite", "--scales", "1,2"],
+}
+
+# name -> (source: "synthetic" WxH or a shared video path)
+CLIPS: dict[str, str] = {
+    "synthetic-720p": "1280x720",
+    "synthetic-1080p": "1920x1080",
+    "pets2009 480x360": str(VIDEOS / "pets2009-vtest" / "vtest.mp4"),
+    "egoblur 608x1080": str(VIDEOS / "egoblur-demo" / "gen1" / "demo_assets" /
+                            "test_video.mp4"),
+}
+
+# Face sizes (short side of the face box, px) composited into a 1080p clip; scaled for 720p.
+FACE_SIDES = (12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 200, 256)
+FACE_512 = (171.0, 33.0, 281.0, 187.0)  # the face in the 512x512 sample portrait
+
+
+# --------------------------------------------------------------------------- clips
+
+
+def _encode(frames: list[np.ndarray], path: Path, rate: Fraction) -> None:
+    """Write RGB frames as an H.264 source clip (CRF 18, preset fast: a clean source)."""
+    import av
+
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=rate, options={"crf": "18", "preset": "fast"})
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        for f in frames:
+            out.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        out.mux(s.encode(None))
+
+
+def synthetic_frames(width: int, height: int, n: int, seed: int = 0) -> list[np.ndarray]:
+    """Portrait crops at many sizes drifting over a noisy gradient: real faces, known sizes."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from faceless.samples import astronaut_path
+
+    portrait = np.asarray(Image.open(astronaut_path()).convert("RGB"))
+    fx1, fy1, fx2, fy2 = FACE_512
+    head = portrait[0:260, 120:340]  # the head with some hair, collar and background
+    face_side_in_head = min(fx2 - fx1, fy2 - fy1)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([90 + 60 * xx / width, 110 + 40 * yy / height,
+                     130 - 50 * xx / width], axis=2)
+    k = height / 1080
+    sides = [max(8, round(s * k)) for s in FACE_SIDES]
+    tiles = []
+    for i, side in enumerate(sides):
+        scale = side / face_side_in_head
+        t = cv2.resize(head, (max(1, round(head.shape[1] * scale)),
+                              max(1, round(head.shape[0] * scale))),
+                       interpolation=cv2.INTER_AREA)
+        tiles.append(t[:, ::-1] if i % 2 else t)
+    # Lay the heads out left to right in rows, leaving room to drift.
+    places, x, y, row_h = [], 10, 10, 0
+    for t in tiles:
+        th, tw = t.shape[:2]
+        if x + tw + 30 > width:
+            x, y, row_h = 10, y + row_h + 30, 0
+        if y + th + 30 > height:
+            break
+        places.append((x, y))
+        x, row_h = x + tw + 30, max(row_h, th)
+    frames = []
+    for f in range(n):
+        img = base + rng.normal(0, 4, base.shape).astype(np.float32)
+        img = np.clip(img, 0, 255).astype(np.uint8)
+        for j, (t, (px, py)) in enumerate(zip(tiles, places, strict=False)):
+            dx = round(12 * np.sin(f / 9 + j))
+            dy = round(8 * np.cos(f / 11 + j))
+            th, tw = t.shape[:2]
+            x0, y0 = max(0, px + dx), max(0, py + dy)
+            img[y0:y0 + th, x0:x0 + tw] = t[: height - y0, : width - x0]
+        frames.append(img)
+    return frames
+
+
+def make_clip(name: str, spec: str, frames: int, folder: Path) -> Path:
+    """The source clip for one CLIPS entry, `frames` frames long."""
+    path = folder / (name.split()[0] + ".mp4")
+    if "x" in spec and not spec.endswith(".mp4"):
+        w, h = (int(v) for v in spec.split("x"))
+        _encode(synthetic_frames(w, h, frames), path, Fraction(25))
+        return path
+    import av
+
+    src = Path(spec)
+    if not src.exists():
+        raise FileNotFoundError(f"{src}: not found (the shared data folder is needed)")
+    out = []
+    with av.open(str(src)) as c:
+        stream = c.streams.video[0]
+        rate = stream.average_rate or Fraction(25)
+        for fr in c.decode(stream):
+            out.append(fr.to_ndarray(format="rgb24"))
+            if len(out) >= frames:
+                break
+    _encode(out, path, Fraction(rate))
+    return path
+
+
+def count_frames(path: Path) -> int:
+    import av
+
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mb: float
+    ok: bool
+
+
+def run_once(cmd: list[str], src: Path, dst: Path, log: Path) -> Run:
+    """Run one tool as a child process; wall time, CPU time and peak RSS from os.wait4."""
+    if dst.exists():
+        dst.unlink()
+    argv = [a.format(src=src, dst=dst) for a in cmd]
+    with open(log, "ab") as lf:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=lf, stderr=lf, stdin=subprocess.DEVNULL)
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    ok = proc.returncode == 0 and dst.exists() and dst.stat().st_size > 0
+    # ru_maxrss is in KiB on Linux: the peak of the largest process in the tree.
+    return Run(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, ok)
+
+
+def transcode(src: Path, dst: Path) -> int:
+    """The floor: faceless's reader and writer with nothing in between."""
+    from faceless.media.video import VideoOptions, VideoWriter, iter_frames, probe_video
+
+    info = probe_video(src)
+    with VideoWriter(dst, info, VideoOptions()) as w:
+        for vf in iter_frames(src):
+            w.write(vf.image, vf.ref)
+    return 0
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+
+
+# --------------------------------------------------------------------------- report
+
+
+def table(rows: list[dict], markdown: bool = True) -> str:
+    head = ["clip", "frames", "tool", "fps", "time / floor", "CPU s / frame", "peak RSS MB",
+            "runs"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append(
+            f"| {r['clip']} | {r['frames']} | {r['mode']} | "
+            + (f"{r['fps']:.1f} | {r['ratio']:.1f}× | {r['cpu_per_frame']:.3f} | "
+               f"{r['rss_mb']:.0f} | {r['runs']} |" if r["ok"] else "failed | | | | |"))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["transcode"]:  # the floor's own child process
+        return transcode(Path(argv[1]), Path(argv[2]))
+    if argv[:1] == ["make-clip"]:  # clips are made in a child, so this process stays small
+        path = make_clip(argv[1], CLIPS[argv[1]], int(argv[2]), Path(argv[3]))
+        print(f"{path}\t{count_frames(path)}")
+        return 0
+    ap.add_argument("--frames", type=int, default=30, help="frames per clip (default 30)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per tool and clip; medians "
+                    "are reported (default 3)")
+    ap.add_argument("--clips", nargs="+", default=list(CLIPS), metavar="CLIP",
+                    help="some of: " + "; ".join(CLIPS))
+    ap.add_argument("--modes", nargs="+", default=list(MODES), metavar="MODE",
+                    help="some of: " + "; ".join(MODES))
+    ap.add_argument("--markdown", type=Path, help="also write the table (with date, machine "
+                    "and command) to this file")
+    ap.add_argument("--keep", type=Path, help="keep the clips and outputs in this folder")
+    a = ap.parse_args(argv)
+    clips, modes = list(a.clips), list(a.modes)
+    unknown = [c for c in clips if c not in CLIPS] + [m for m in modes if m not in MODES]
+    if unknown:
+        print(f"unknown clip or mode: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    if FLOOR not in modes:
+        modes.insert(0, FLOOR)  # every ratio needs it
+    work = a.keep or Path(tempfile.mkdtemp(prefix="faceless-speed-"))
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "tools.log"
+    rows = []
+    started = time.monotonic()
+    load_before = os.getloadavg()[0]
+    try:
+        for clip in clips:
+            made = subprocess.run([sys.executable, str(Path(__file__).resolve()), "make-clip",
+                                   clip, str(a.frames), str(work)], capture_output=True,
+                                  text=True)
+            if made.returncode != 0:
+                print(f"{clip}: could not make the clip:\n{made.stderr[-2000:]}",
+                      file=sys.stderr)
+                return 1
+            src_text, n_text = made.stdout.strip().splitlines()[-1].split("\t")
+            src, n = Path(src_text), int(n_text)
+            floor_wall = None
+            for mode in modes:
+                runs = []
+                for k in range(a.repeat):
+                    slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
+                    dst = work / f"{src.stem}.{slug}.{k}.mp4"
+                    runs.append(run_once(MODES[mode], src, dst, log))
+                    if not runs[-1].ok:
+                        break
+                ok = all(r.ok for r in runs)
+                wall = statistics.median(r.wall for r in runs)
+                if mode == FLOOR:
+                    floor_wall = wall
+                row = {"clip": clip, "frames": n, "mode": mode, "ok": ok, "runs": len(runs),
+                       "wall": wall, "fps": n / wall,
+                       "ratio": wall / floor_wall if floor_wall else float("nan"),
+                       "cpu_per_frame": statistics.median(r.cpu for r in runs) / n,
+                       "rss_mb": statistics.median(r.rss_mb for r in runs)}
+                rows.append(row)
+                print(f"{clip:18s} {mode:24s} " + (
+                    f"{row['fps']:6.1f} fps  {row['ratio']:5.1f}x floor  "
+                    f"{row['cpu_per_frame']:.3f} CPU s/frame  {row['rss_mb']:5.0f} MB"
+                    if ok else f"FAILED (see {log})"), file=sys.stderr, flush=True)
+    finally:
+        if a.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    text = table(rows)
+    print(text)
+    if a.markdown:
+        cmd = "python bench/speed.py " + " ".join(shlex.quote(v) for v in argv)
+        a.markdown.parent.mkdir(parents=True, exist_ok=True)
+        a.markdown.write_text(
+            f"Measured {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} on {machine()}; "
+            f"{time.monotonic() - started:.0f}s in all; load average "
+            f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (other work "
+            f"on the machine slows wall time; CPU seconds suffer less).\n\n"
+            f"    {cmd.strip()}\n\n{text}\n")
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
