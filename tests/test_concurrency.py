@@ -107,11 +107,11 @@ def test_a_failing_stage_fails_the_item_without_hanging(tmp_path, monkeypatch, s
         calls = []
         real_analyse = eng.analyse
 
-        def analyse(image, candidates=True):
+        def analyse(image, *args, **kwargs):
             calls.append(1)
             if len(calls) == 6:
                 raise AnalysisError("injected detector error")
-            return real_analyse(image, candidates)
+            return real_analyse(image, *args, **kwargs)
 
         monkeypatch.setattr(eng, "analyse", analyse)
         expected = AnalysisError

