@@ -58,6 +58,8 @@ MODES: dict[str, list[str]] = {
     "deface": [_bin("deface"), "{src}", "-o", "{dst}"],
     "deface --scale 640x360": [_bin("deface"), "{src}", "-o", "{dst}", "--scale", "640x360"],
     "faceless": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q", "--overwrite"],
+    "faceless --hide face": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q",
+                             "--overwrite", "--hide", "face"],
     "faceless --scales 1,2": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q",
                               "--overwrite", "--scales", "1,2"],
 }
