@@ -1,6 +1,7 @@
 """Before/after contact sheet of a video and its anonymized copy, for a person to check by eye.
 
-    faceless run ../shared/data/videos/egoblur-demo/gen2/demo_assets/test_lp_video.mp4 -o /tmp/lp.mp4
+    faceless run ../shared/data/videos/egoblur-demo/gen2/demo_assets/test_lp_video.mp4 \
+        -o /tmp/lp.mp4
     python bench/contact_sheet.py SRC /tmp/lp.mp4 docs/img/lp_video_sheet.jpg --frames 0,8,16,23
 """
 

@@ -175,3 +175,12 @@ def test_cut_detector():
     assert cut(a) is False
     assert cut(np.clip(a.astype(int) + 40, 0, 255).astype(np.uint8)) is False  # lights on
     assert cut(b) is True
+
+
+def test_stabilize_adds_a_steady_box_beside_each_detection():
+    dets = {i: [face(10 + 3 * i)] for i in range(10)}
+    plain, _ = run(dets, 10, TrackOptions(post_extend=0))
+    steady, _ = run(dets, 10, TrackOptions(post_extend=0, stabilize=True))
+    assert not any(tracked(regs) for _, regs, _ in plain)
+    smoothed = [r for _, regs, _ in steady for r in tracked(regs)]
+    assert len(smoothed) >= 8 and all(r.reason == "smoothed track box" for r in smoothed)
