@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -107,19 +107,25 @@ def _blurred(image: np.ndarray, span: tuple[int, int, int, int], cells: float,
     return big[y1 - cy1 : y2 - cy1, x1 - cx1 : x2 - cx1]
 
 
-def redaction_mask(height: int, width: int, regions: Iterable[Region],
-                   spec: OperatorSpec | dict | None = None) -> np.ndarray:
-    """Boolean (H, W) mask of every pixel that apply_regions replaces for these regions."""
-    out = np.zeros((height, width), bool)
+def _masked(height: int, width: int, regions: Iterable[Region],
+            spec: OperatorSpec | dict | None
+            ) -> Iterator[tuple[OperatorSpec, tuple[int, int, int, int], np.ndarray]]:
+    """(operator, pixel span, mask within the span) of each region to redact, in order."""
     for r in regions:
         if r.decision is not Decision.REDACT:
             continue
         s = spec.get(r.kind, OperatorSpec()) if isinstance(spec, dict) else (spec or OperatorSpec())
         span = pixel_span(r.box, width, height)
-        if span is None:
-            continue
-        x1, y1, x2, y2 = span
-        out[y1:y2, x1:x2] |= _mask(height, width, span, r.box, s.shape)
+        if span is not None:
+            yield s, span, _mask(height, width, span, r.box, s.shape)
+
+
+def redaction_mask(height: int, width: int, regions: Iterable[Region],
+                   spec: OperatorSpec | dict | None = None) -> np.ndarray:
+    """Boolean (H, W) mask of every pixel that apply_regions replaces for these regions."""
+    out = np.zeros((height, width), bool)
+    for _, (x1, y1, x2, y2), mask in _masked(height, width, regions, spec):
+        out[y1:y2, x1:x2] |= mask
     return out
 
 
@@ -133,15 +139,8 @@ def apply_regions(image: np.ndarray, regions: Iterable[Region],
     if out.ndim != 3 or out.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, C) uint8 image, got {out.shape} {out.dtype}")
     h, w = out.shape[:2]
-    for r in regions:
-        if r.decision is not Decision.REDACT:
-            continue
-        s = spec.get(r.kind, OperatorSpec()) if isinstance(spec, dict) else (spec or OperatorSpec())
-        span = pixel_span(r.box, w, h)
-        if span is None:
-            continue
+    for s, span, mask in _masked(h, w, regions, spec):
         x1, y1, x2, y2 = span
-        mask = _mask(h, w, span, r.box, s.shape)
         # Read from `out`, not `image`: overlapping regions compound, never re-expose.
         if s.operator is Operator.FILL:
             patch = np.empty((y2 - y1, x2 - x1, out.shape[2]), np.uint8)
