@@ -154,8 +154,12 @@ def db_boxes(prob: np.ndarray, threshold: float, box_threshold: float, unclip_ra
     return TextBoxes(np.stack(quads), np.asarray(scores))
 
 
-class TextModel:
-    """The PP-OCRv4 detection network: an image in, a text probability map out."""
+class _LazyModel:
+    """A shipped (or user-given) ONNX model, checked and loaded once on first use."""
+
+    file: str
+    sha256: str
+    default_card: ModelCard
 
     def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
         self.model_path = model_path
@@ -165,20 +169,32 @@ class TextModel:
 
     @property
     def card(self) -> ModelCard:
-        return DET_CARD if self.model_path is None else user_card(self.model_path)
+        return self.default_card if self.model_path is None else user_card(self.model_path)
 
     def setup(self) -> None:
         with self._lock:
             if self._session is not None:
                 return
-            raw = _load(self.model_path, DET_FILE, DET_SHA256)
-            session = make_session(raw, self.threads)
-            inputs = session.get_inputs()
-            if len(inputs) != 1 or len(inputs[0].shape) != 4:
-                raise ModelError("not a PP-OCR-shaped text detection graph: expected one "
-                                 f"NCHW input, got {[i.shape for i in inputs]}")
-            self._input = inputs[0].name
+            session = make_session(_load(self.model_path, self.file, self.sha256), self.threads)
+            self._prepare(session)
             self._session = session
+
+    def _prepare(self, session) -> None:
+        """Check the graph's shape and read what inference needs; raise ModelError if wrong."""
+        raise NotImplementedError
+
+
+class TextModel(_LazyModel):
+    """The PP-OCRv4 detection network: an image in, a text probability map out."""
+
+    file, sha256, default_card = DET_FILE, DET_SHA256, DET_CARD
+
+    def _prepare(self, session) -> None:
+        inputs = session.get_inputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4:
+            raise ModelError("not a PP-OCR-shaped text detection graph: expected one "
+                             f"NCHW input, got {[i.shape for i in inputs]}")
+        self._input = inputs[0].name
 
     def probability(self, rgb: np.ndarray, tile: int, overlap: int) -> np.ndarray:
         """Text probability (H, W) float32 of an RGB image, tiled when larger than `tile`."""
@@ -237,33 +253,19 @@ Rule = Callable[[str, float], float]
 """Judges one recognised line: (text, mean character confidence) -> a number."""
 
 
-class Recognizer:
+class Recognizer(_LazyModel):
     """The PP-OCRv4 recognition network, whose output never leaves this class as text."""
 
-    def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
-        self.model_path = model_path
-        self.threads = threads
-        self._session = None
-        self._lock = threading.Lock()
+    file, sha256, default_card = REC_FILE, REC_SHA256, REC_CARD
 
-    @property
-    def card(self) -> ModelCard:
-        return REC_CARD if self.model_path is None else user_card(self.model_path)
-
-    def setup(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                return
-            raw = _load(self.model_path, REC_FILE, REC_SHA256)
-            session = make_session(raw, self.threads)
-            meta = session.get_modelmeta().custom_metadata_map
-            if "character" not in meta:
-                raise ModelError("the recognition model carries no character list in its "
-                                 "metadata (key 'character')")
-            # CTC class 0 is the blank; the dictionary follows; PaddleOCR appends a space.
-            self._chars = ["", *meta["character"].splitlines(), " "]
-            self._input = session.get_inputs()[0].name
-            self._session = session
+    def _prepare(self, session) -> None:
+        meta = session.get_modelmeta().custom_metadata_map
+        if "character" not in meta:
+            raise ModelError("the recognition model carries no character list in its "
+                             "metadata (key 'character')")
+        # CTC class 0 is the blank; the dictionary follows; PaddleOCR appends a space.
+        self._chars = ["", *meta["character"].splitlines(), " "]
+        self._input = session.get_inputs()[0].name
 
     def judge(self, rgb: np.ndarray, quads: np.ndarray, rule: Rule) -> np.ndarray:
         """rule(text, confidence) for the line under each quad; only the numbers come back."""
