@@ -167,7 +167,7 @@ class CenterFaceDetector:
             low = threshold
             if candidates and scale == 1.0:
                 low = min(threshold, self.options.candidate_threshold)
-            b, sc = self._detect_at(image, scale, low)
+            b, sc = self.detect_at(image, scale, low)
             side = np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
             keep = (side >= lo) & (side < hi)
             boxes.append(b[keep])
@@ -190,8 +190,10 @@ class CenterFaceDetector:
         return (Detections(xyxy[confident], score[confident], Kind.FACE),
                 Detections(xyxy[~confident], score[~confident], Kind.FACE))
 
-    def _detect_at(self, image: np.ndarray, scale: float,
-                   threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    def detect_at(self, image: np.ndarray, scale: float,
+                  threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """One pass at `scale` of `image`: xyxy boxes in image pixels, and their scores."""
+        self.setup()
         h, w = image.shape[:2]
         if scale != 1.0:
             sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
