@@ -25,9 +25,10 @@ from faceless.core.errors import (
     UnsupportedFormatError,
 )
 from faceless.core.geometry import scale_box
-from faceless.core.types import Decision, FrameRef, Kind, Region
+from faceless.core.types import Decision, Detections, FrameRef, Kind, Region
 from faceless.detect.base import Detector, sha256_file
 from faceless.detect.faces import CenterFaceDetector, FaceOptions
+from faceless.detect.guided import GuidedFaces, Look, ScheduleOptions
 from faceless.detect.plates import PlateDetector, PlateOptions
 from faceless.detect.text import TextDetector, TextOptions
 from faceless.media.files import atomic_output, check_paths, default_output
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]
 """Called as progress(done, total) after each frame; total is None when unknown."""
+FaceSearch = Callable[[Any, np.ndarray], tuple[Detections, Detections]]
+"""Called as search(face detector, image) -> (confident faces, candidates)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ class Options:
     pipelined: bool = True
     # Video only: link detections over time and add what single frames miss (None: off).
     track: TrackOptions | None = field(default_factory=TrackOptions)
+    # Video with tracking: full face passes on a schedule, a low-resolution pass between and
+    # closer looks where tracks expect faces (see detect.guided). None: every pass, every frame.
+    schedule: ScheduleOptions | None = field(default_factory=ScheduleOptions)
     overwrite: bool = False
 
     def __post_init__(self) -> None:
@@ -112,7 +118,9 @@ class Options:
                 "face": face, "mask_scale": self.mask_scale, "operator": self.operator.to_dict(),
                 "plate_operator": self.plate_operator.to_dict(),
                 "text_operator": self.text_operator.to_dict(), "text_every": self.text_every,
-                "track": None if self.track is None else asdict(self.track)}
+                "track": None if self.track is None else asdict(self.track),
+                "schedule": None if self.schedule is None or self.track is None
+                else asdict(self.schedule)}
 
 
 @dataclass(frozen=True)
@@ -177,12 +185,14 @@ class Engine:
         return self.analyse(image, candidates=False, video=video)[0]
 
     def analyse(self, image: np.ndarray, candidates: bool = True, video: bool = False,
-                frame_index: int | None = None) -> tuple[list[Region], list[Region]]:
+                frame_index: int | None = None, faces: FaceSearch | None = None
+                ) -> tuple[list[Region], list[Region]]:
         """Regions to redact, and low-score candidates that only tracking may accept.
 
         `video` selects the per-frame budget (no 2x small-face pass on large frames);
         `frame_index`, given only when tracking carries regions between frames, lets the
-        costly plate and text detectors run on every `text_every`-th frame.
+        costly plate and text detectors run on every `text_every`-th frame; `faces`, when
+        given, searches for faces in place of the face detector's own `detect_all`.
         """
         out: list[Region] = []
         low: list[Region] = []
@@ -193,7 +203,9 @@ class Engine:
                 continue
             try:
                 detect_all = getattr(det, "detect_all", None)
-                if detect_all is not None:
+                if faces is not None and det.kind is Kind.FACE:
+                    found, maybe = faces(det, image)
+                elif detect_all is not None:
                     found, maybe = detect_all(image, candidates, video)
                     maybe = maybe if candidates else None
                 else:
@@ -271,11 +283,37 @@ def frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | 
             yield vf.ref, eng.regions(vf.image, video=True), vf.image if keep_images else None
         return
     cuts = CutDetector(tracker.options.cut_threshold)
+    schedule = eng.options.schedule
+    guided: dict[int, GuidedFaces] = {}
+    grow = 1.0 / eng.options.mask_scale  # tracks hold head-sized boxes; the detector's are not
+    look: Look | None = None
     for vf in frames:
-        regions, candidates = eng.analyse(vf.image, video=True, frame_index=vf.ref.index)
-        yield from tracker.push(vf.ref, regions, candidates, cut=cuts(vf.image),
-                                payload=vf.image if keep_images else None)
+        cut = cuts(vf.image)
+        look = None
+
+        def search(det: Any, image: np.ndarray, t: float = vf.ref.seconds,
+                   cut: bool = cut) -> tuple[Detections, Detections]:
+            nonlocal look
+            g = guided.get(id(det))
+            if g is None:
+                g = guided[id(det)] = GuidedFaces(det, schedule)
+            expected = [scale_box(b, grow) for b in tracker.expected(t, Kind.FACE)]
+            sure, maybe, look = g.detect_all(image, np.array(expected).reshape(-1, 4), cut)
+            return sure, maybe
+
+        regions, candidates = eng.analyse(
+            vf.image, video=True, frame_index=vf.ref.index,
+            faces=search if schedule is not None and _guidable(eng) else None)
+        yield from tracker.push(vf.ref, regions, candidates, cut=cut,
+                                payload=vf.image if keep_images else None,
+                                blind=look.blind if look is not None else 0)
     yield from tracker.flush()
+
+
+def _guidable(eng: Engine) -> bool:
+    """Whether the face detector can run single passes on crops (CenterFace can)."""
+    return all(hasattr(d, "detect_at") and hasattr(d, "options")
+               for d in eng.detectors if d.kind is Kind.FACE)
 
 
 @contextlib.contextmanager

@@ -106,6 +106,7 @@ class _Track:
     hits: int = 1
     misses: int = 0
     confirmed: bool = False
+    pre_extend: int = 0  # frames to hide before the first detection once confirmed
 
     def predict(self, t: float) -> np.ndarray:
         p = self.state + self.velocity * (t - self.last_t)
@@ -126,16 +127,23 @@ class Tracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._seq = 0
+        self._blind = 0
         self.summaries: dict[int, TrackSummary] = {}
 
     # ---------------------------------------------------------------- public
 
     def push(self, ref: FrameRef, detections: Iterable[Region],
              candidates: Iterable[Region] = (), *, cut: bool = False,
-             payload: Any = None) -> list[tuple[FrameRef, list[Region], Any]]:
-        """Add one frame; returns the frames (ref, regions, payload) whose regions are final."""
+             payload: Any = None, blind: int = 0) -> list[tuple[FrameRef, list[Region], Any]]:
+        """Add one frame; returns the frames (ref, regions, payload) whose regions are final.
+
+        `blind`: in this many frames before this one, objects of the sizes found here were
+        not searched for (a scheduled search); a track that starts here is hidden back over
+        them as well as over `pre_extend` frames.
+        """
         o = self.options
         frame = _Frame(self._seq, ref, ref.seconds, list(detections), payload, cut)
+        self._blind = blind
         self._seq += 1
         if cut:
             self._tracks = []  # a new shot: nothing may be dragged across the cut
@@ -151,6 +159,13 @@ class Tracker:
         while self._frames and self._frames[0].seq <= frame.seq - o.window:
             out.append(self._emit(self._frames.popleft()))
         return out
+
+    def expected(self, t: float, kind: Kind) -> list[Box]:
+        """Where each live track of `kind` expects its object at time `t` (seconds).
+
+        Boxes are grown by a frame of motion; a detector can look closer there.
+        """
+        return [_xyxy(tr.predict(t), tr.margin()) for tr in self._tracks if tr.kind == kind]
 
     def flush(self) -> list[tuple[FrameRef, list[Region], Any]]:
         """Finish: every held frame, with its final regions."""
@@ -232,7 +247,8 @@ class Tracker:
             r = frame.raw[i]
             v = _cxcywh(r.box)
             tr = _Track(self._next_id, kind, v, v.copy(), np.zeros(4), frame.seq, frame.t,
-                        frame.seq, r.score)
+                        frame.seq, r.score,
+                        pre_extend=min(max(o.pre_extend, self._blind), o.window - 1))
             self._next_id += 1
             self._tracks.append(tr)
             frame.raw[i] = replace(r, track_id=tr.id)
@@ -296,9 +312,14 @@ class Tracker:
         box0 = next((r.box for r in f0.raw if r.track_id == tr.id), None)
         if box0 is None:
             return
-        for k in range(1, self.options.pre_extend + 1):
+        # Back along the track's motion: a face that walked in was elsewhere before.
+        v0 = _cxcywh(box0)
+        step = tr.velocity * tr.frame_dt
+        step[2:] = 0.0
+        for k in range(1, tr.pre_extend + 1):
             seq = tr.first_seq - k
             if seq < start:
                 break
-            self._add(seq, tr, box0, "hidden before the first detection")
+            self._add(seq, tr, _xyxy(v0 - step * k, tr.margin()),
+                      "hidden before the first detection")
 

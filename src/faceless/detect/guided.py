@@ -1,0 +1,170 @@
+"""Video face search on a budget: full passes on a schedule, a cheap pass between, closer looks.
+
+CenterFace's cost grows faster than the pixel count (a 1080p pass costs ~8x a 960x540 one), and
+most of a video's frames add nothing a neighbouring frame did not show. So for video:
+
+- a **full look** (every pass of `FaceOptions`, full resolution) runs on the first frame, on
+  every `full_every`-th frame and after every scene cut; small frames get it on every frame;
+- between full looks a **low-resolution pass** of the whole frame finds medium and large faces
+  (a face entering the frame at a walking pace is large enough for it within a few frames);
+- **closer looks**: a crop around each face that tracking expects (its predicted box) is run
+  at a scale that makes the face at least `closer_face` px, at the candidate threshold. Tracks
+  carry small faces between full looks, and a face that blurs, turns or darkens is searched
+  at the scale where the detector is most sure of it.
+
+A face too small for the low pass that appears between two full looks is found by the next
+full look; `blind` then says how many frames before it went unsearched at that size, and the
+tracker hides the new track back over them (recall first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from faceless.core.errors import ConfigError
+from faceless.core.geometry import iou_matrix, nms
+from faceless.core.types import Detections, Kind
+from faceless.detect.faces import CenterFaceDetector, merge_union
+
+
+@dataclass(frozen=True)
+class ScheduleOptions:
+    """When video frames get the full look, and how the frames between are searched."""
+
+    full_every: int = 8  # a full look at least this often (1: every frame, no schedule)
+    # Frames up to this many pixels get the full look on every frame (it is cheap there).
+    full_pixels: int = 640 * 480
+    low_side: int = 640  # long side of the low-resolution pass between full looks
+    closer: bool = True  # look closer around the faces that tracking expects
+    closer_face: float = 64.0  # a closer look scales the crop so the face is about this big
+    closer_max_scale: float = 4.0
+    # On a full-look frame a closer look runs only where it upscales at least this much.
+    closer_min_gain: float = 1.5
+    closer_context: float = 1.0  # the crop reaches this many face sides beyond the face
+    closer_min_crop: int = 96  # px of the crop's side at the detector's input, at least
+    max_closer: int = 12  # closer looks per frame at most (the smallest faces first)
+    found_iou: float = 0.3  # an expected face that overlaps a confident detection this much
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.full_every <= 60:
+            raise ConfigError(f"full_every must lie in [1, 60], got {self.full_every}")
+        if self.low_side < 160:
+            raise ConfigError(f"low_side must be at least 160 px, got {self.low_side}")
+        if not 1.0 <= self.closer_max_scale <= 8.0:
+            raise ConfigError(f"closer_max_scale must lie in [1, 8], got {self.closer_max_scale}")
+        if self.max_closer < 0:
+            raise ConfigError(f"max_closer must be >= 0, got {self.max_closer}")
+
+    def always_full(self, width: int, height: int) -> bool:
+        return self.full_every == 1 or width * height <= self.full_pixels
+
+
+@dataclass(frozen=True)
+class Look:
+    """What one frame's search did: a full look or not, and frames unsearched before it."""
+
+    full: bool
+    blind: int  # frames before this one in which small faces were not searched for
+    passes: int  # detector runs, closer looks included
+
+
+class GuidedFaces:
+    """Per-video search state around one CenterFace detector (make one per video)."""
+
+    kind = Kind.FACE
+
+    def __init__(self, detector: CenterFaceDetector, schedule: ScheduleOptions | None = None
+                 ) -> None:
+        self.detector = detector
+        self.schedule = schedule or ScheduleOptions()
+        self._since_full: int | None = None  # frames since the last full look
+
+    def detect_all(self, image: np.ndarray, expected: np.ndarray | None = None,
+                   cut: bool = False) -> tuple[Detections, Detections, Look]:
+        """Confident faces and candidates in one frame, given the face boxes tracks expect.
+
+        `expected` holds detector-sized xyxy boxes (N, 4) where tracking predicts a face in
+        this frame; `cut` forces a full look (a new shot has no tracks to carry faces).
+        """
+        s = self.schedule
+        fo = self.detector.options
+        h, w = image.shape[:2]
+        full = (self._since_full is None or cut or s.always_full(w, h)
+                or self._since_full + 1 >= s.full_every)
+        blind = 0
+        boxes: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
+        passes = 0
+        if full:
+            sure, maybe = self.detector.detect_all(image, candidates=True, video=True)
+            boxes += [sure.xyxy, maybe.xyxy]
+            scores += [sure.score, maybe.score]
+            passes += len(fo.passes(w, h, video=True))
+            blind = 0 if self._since_full is None or cut else self._since_full
+            self._since_full = 0
+        else:
+            scale = min(1.0, s.low_side / max(w, h))
+            b, sc = self.detector.detect_at(image, scale, fo.candidate_threshold)
+            boxes.append(b)
+            scores.append(sc)
+            passes += 1
+            self._since_full = (self._since_full or 0) + 1
+        low_scale = 1.0 if full else min(1.0, s.low_side / max(w, h))
+        if s.closer and expected is not None and len(expected):
+            expected = np.asarray(expected, np.float64).reshape(-1, 4)
+            # A face the frame's own pass found with confidence needs no closer look.
+            found = np.concatenate(boxes)[np.concatenate(scores) >= fo.threshold]
+            if len(found):
+                expected = expected[iou_matrix(expected, found).max(axis=1) < s.found_iou]
+            for crop, scale in self._closer_looks(expected, w, h, full, low_scale):
+                x1, y1, x2, y2 = crop
+                b, sc = self.detector.detect_at(image[y1:y2, x1:x2], scale,
+                                                fo.candidate_threshold)
+                b[:, [0, 2]] += x1
+                b[:, [1, 3]] += y1
+                boxes.append(b)
+                scores.append(sc)
+                passes += 1
+        xyxy = np.concatenate(boxes).reshape(-1, 4).astype(np.float32)
+        score = np.concatenate(scores).astype(np.float32)
+        confident = score >= fo.threshold
+        if fo.merge == "union":
+            a = merge_union(xyxy[confident], score[confident], fo.merge_iou)
+            b = merge_union(xyxy[~confident], score[~confident], fo.merge_iou)
+            xyxy, score = np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
+            confident = np.arange(len(score)) < len(a[1])
+        elif len(score):
+            keep = nms(xyxy, score, fo.merge_iou)
+            xyxy, score, confident = xyxy[keep], score[keep], confident[keep]
+        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
+        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
+        return (Detections(xyxy[confident], score[confident], Kind.FACE),
+                Detections(xyxy[~confident], score[~confident], Kind.FACE),
+                Look(full, blind, passes))
+
+    def _closer_looks(self, expected: np.ndarray, w: int, h: int, full: bool,
+                      low_scale: float) -> list[tuple[tuple[int, int, int, int], float]]:
+        """(crop x1, y1, x2, y2; scale) for each expected face worth a closer look."""
+        s = self.schedule
+        side = np.maximum(expected[:, 2] - expected[:, 0], expected[:, 3] - expected[:, 1])
+        looks = []
+        for i in np.argsort(side, kind="stable"):
+            face = max(float(side[i]), 4.0)
+            scale = float(np.clip(s.closer_face / face, 1.0, s.closer_max_scale))
+            # Only where the closer look sees the face much larger than the frame's own pass.
+            seen = face * (1.0 if full else low_scale)
+            if scale * face < seen * s.closer_min_gain:
+                continue
+            cx = (expected[i, 0] + expected[i, 2]) / 2
+            cy = (expected[i, 1] + expected[i, 3]) / 2
+            half = max(face * (0.5 + s.closer_context), s.closer_min_crop / scale / 2)
+            x1, x2 = int(max(0, np.floor(cx - half))), int(min(w, np.ceil(cx + half)))
+            y1, y2 = int(max(0, np.floor(cy - half))), int(min(h, np.ceil(cy + half)))
+            if x2 - x1 < 8 or y2 - y1 < 8:
+                continue  # the expected face has left the frame
+            looks.append(((x1, y1, x2, y2), scale))
+            if len(looks) >= s.max_closer:
+                break
+        return looks

@@ -1,0 +1,182 @@
+"""Scheduled video search: full looks on time, low passes between, closer looks where needed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from faceless.anonymize.operators import redaction_mask
+from faceless.core.errors import ConfigError
+from faceless.core.types import Detections, Kind, Origin
+from faceless.detect.faces import CenterFaceDetector, FaceOptions
+from faceless.detect.guided import GuidedFaces, ScheduleOptions
+from faceless.media.video import iter_frames
+from faceless.pipeline import Engine, Options, anonymize_file, detect_file, render_plan
+from mediagen import FACE_512, astronaut
+from videogen import make_video
+
+
+class Recorder:
+    """A face detector that finds what it is told to and records every pass it is asked for."""
+
+    kind = Kind.FACE
+
+    def __init__(self, faces=(), score: float = 0.9) -> None:
+        self.options = FaceOptions()
+        self.faces = np.array(faces, np.float32).reshape(-1, 4)
+        self.score = score
+        self.calls: list[tuple] = []
+
+    def detect_all(self, image, candidates=True, video=False):
+        self.calls.append(("full", image.shape[:2]))
+        return (Detections(self.faces, np.full(len(self.faces), self.score)),
+                Detections.empty())
+
+    def detect_at(self, image, scale, threshold):
+        self.calls.append(("pass", image.shape[:2], scale))
+        if scale < 1:  # the whole frame's low pass finds the same faces
+            return self.faces.copy(), np.full(len(self.faces), self.score, np.float32)
+        return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+
+
+def decode_all(path):
+    return [vf.image for vf in iter_frames(path)]
+
+
+HD = np.zeros((720, 1280, 3), np.uint8)
+
+
+def kinds(calls):
+    return [c[0] for c in calls]
+
+
+def test_full_looks_come_on_schedule_and_after_cuts():
+    det = Recorder()
+    g = GuidedFaces(det, ScheduleOptions(full_every=4))
+    looks = [g.detect_all(HD, None, cut=i == 6)[2] for i in range(12)]
+    assert [lk.full for lk in looks] == [True, False, False, False, True, False, True,
+                                         False, False, False, True, False]
+    # A full look says how many frames went without one before it; a cut starts afresh.
+    assert [lk.blind for lk in looks if lk.full] == [0, 3, 0, 3]
+    assert kinds(det.calls).count("full") == 4
+    low = [c for c in det.calls if c[0] == "pass"]
+    assert all(c[1] == (720, 1280) and c[2] == pytest.approx(0.5) for c in low)
+
+
+def test_small_frames_get_the_full_look_every_frame():
+    det = Recorder()
+    g = GuidedFaces(det, ScheduleOptions(full_every=8))
+    small = np.zeros((360, 640, 3), np.uint8)
+    assert all(g.detect_all(small)[2].full for _ in range(5))
+    assert kinds(det.calls) == ["full"] * 5
+
+
+def test_closer_looks_only_where_a_small_expected_face_was_not_found():
+    found = (100, 100, 120, 120)
+    det = Recorder(faces=[found])
+    g = GuidedFaces(det, ScheduleOptions(full_every=8))
+    g.detect_all(HD)  # the first frame is a full look
+    det.calls.clear()
+    missing = (600, 300, 616, 316)  # 16 px: 8 px in the low pass
+    big = (900, 200, 1100, 400)  # 200 px: 100 px in the low pass, no closer look needed
+    g.detect_all(HD, np.array([found, missing, big], np.float64))
+    closer = [c for c in det.calls if c[0] == "pass" and c[2] > 1]
+    assert len(closer) == 1
+    (h, w), scale = closer[0][1], closer[0][2]
+    assert scale == pytest.approx(4.0)  # 64 px wanted, at most 4x
+    assert w * scale >= 96 and h * scale >= 96 and w < 200  # a crop, not the frame
+
+
+def test_options_are_validated():
+    for bad in ({"full_every": 0}, {"low_side": 100}, {"closer_max_scale": 9},
+                {"max_closer": -1}):
+        with pytest.raises(ConfigError):
+            ScheduleOptions(**bad)
+
+
+def small_face_frame(size=(1280, 720), side=80, x=600, y=300):
+    """A frame with the portrait scaled so its face is about side * 0.21 px."""
+    w, h = size
+    rng = np.random.default_rng(0)
+    frame = rng.integers(60, 120, (h, w, 3), dtype=np.uint8)
+    frame[y:y + side, x:x + side] = cv2.resize(astronaut(), (side, side),
+                                               interpolation=cv2.INTER_AREA)
+    k = side / 512
+    fx1, fy1, fx2, fy2 = FACE_512
+    return frame, (x + fx1 * k, y + fy1 * k, x + fx2 * k, y + fy2 * k)
+
+
+def test_a_closer_look_finds_the_small_face_the_low_pass_misses():
+    frame, face = small_face_frame()
+    det = CenterFaceDetector()
+    low, _ = det.detect_at(frame, 0.5, det.options.threshold)
+    assert len(low) == 0, "precondition: at half resolution the 17 px face is lost"
+    g = GuidedFaces(det, ScheduleOptions(full_every=8))
+    first, _, look = g.detect_all(frame)
+    assert look.full and len(first) == 1
+    sure, _, look = g.detect_all(frame, first.xyxy)
+    assert not look.full and look.passes == 2
+    assert len(sure) == 1
+    x1, _, x2, _ = sure.xyxy[0]
+    assert abs((x1 + x2) / 2 - (face[0] + face[2]) / 2) < 6
+
+
+def moving_face_clip(tmp_path, n=24, appear=3):
+    frames, faces = [], []
+    for i in range(n):
+        if i < appear:
+            frame, _ = small_face_frame()
+            frame[:] = frame[0, 0]
+            frames.append(frame)
+            faces.append(None)
+            continue
+        frame, face = small_face_frame(x=500 + 4 * i)
+        frames.append(frame)
+        faces.append(face)
+    return make_video(tmp_path / "walk.mp4", frames), frames, faces
+
+
+def test_scheduled_video_hides_a_small_face_in_every_frame_it_is_in(tmp_path):
+    clip, _, faces = moving_face_clip(tmp_path)
+    opts = Options(hide=frozenset({Kind.FACE}), schedule=ScheduleOptions(full_every=8))
+    plan = detect_file(clip, opts)
+    assert plan.settings["schedule"]["full_every"] == 8
+    for fp, face in zip(plan.frames, faces, strict=True):
+        if face is None:
+            continue
+        mask = redaction_mask(720, 1280, fp.regions, Options().specs())
+        x1, y1, x2, y2 = (round(v) for v in face)
+        assert mask[y1:y2, x1:x2].mean() >= 0.7, f"face leaks in frame {fp.index}"
+    # The face appeared between full looks: the frames before it was found are tracked.
+    tracked = {fp.index for fp in plan.frames
+               if any(r.origin is Origin.TRACKED for r in fp.regions)}
+    assert {3, 4, 5, 6, 7} <= tracked
+
+
+def test_schedule_off_runs_every_pass_on_every_frame(tmp_path):
+    clip, _, _ = moving_face_clip(tmp_path, n=6, appear=0)
+    calls = []
+
+    class Counting(CenterFaceDetector):
+        def detect_all(self, image, candidates=True, video=False):
+            calls.append("full")
+            return super().detect_all(image, candidates, video)
+
+    opts = Options(hide=frozenset({Kind.FACE}), schedule=None)
+    eng = Engine(opts, detectors=[Counting(opts.face)])
+    plan = detect_file(clip, engine=eng)
+    assert calls == ["full"] * 6
+    assert plan.settings["schedule"] is None
+
+
+def test_run_output_is_the_same_as_detect_then_render(tmp_path):
+    clip, _, _ = moving_face_clip(tmp_path, n=12)
+    opts = replace(Options(hide=frozenset({Kind.FACE})), schedule=ScheduleOptions(full_every=4))
+    ran = decode_all(anonymize_file(clip, tmp_path / "a.mp4", opts).dst)
+    plan = detect_file(clip, opts)
+    rendered = decode_all(render_plan(plan, tmp_path / "r.mp4", options=opts).dst)
+    assert len(ran) == len(rendered) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(ran, rendered, strict=True))
