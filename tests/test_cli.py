@@ -124,6 +124,9 @@ def test_output_equal_to_input_is_refused(tmp_path, capsys):
                                   ["run", "x.jpg", "--operator", "smudge"],
                                   ["run", "x.jpg", "--mask-scale", "0"],
                                   ["run", "x.jpg", "--scales", "a,b"],
+                                  ["run", "x.jpg", "--fast", "--thorough"],
+                                  ["run", "x.jpg", "--thorough", "--full-every", "4"],
+                                  ["run", "x.jpg", "--full-every", "0"],
                                   ["frobnicate"]])
 def test_usage_errors_exit_2(argv, capsys):
     try:
@@ -206,3 +209,21 @@ def test_a_cut_off_video_is_done_with_a_warning(tmp_path, capsys):
     code, _, err = run(["run", cut], capsys)
     assert code == 0, err
     assert "warning" in err and "may be truncated" in err and "cut.mp4" in err
+
+
+def test_modes_set_the_video_schedule(tmp_path, capsys):
+    """--fast looks in full less often, --thorough on every frame, both recorded in the plan."""
+    clip = make_video(tmp_path / "c.mp4", 4, size=(64, 48))
+    seen = {}
+    for flag in ("--fast", "--thorough", "--full-every=5", None):
+        plan = tmp_path / f"{flag}.json"
+        argv = ["detect", clip, "-o", plan] + ([flag] if flag else [])
+        code, _, _ = run(argv, capsys)
+        assert code == 0
+        seen[flag] = json.loads(plan.read_text())["settings"]
+    assert seen["--fast"]["schedule"]["full_every"] == 30
+    assert seen["--full-every=5"]["schedule"]["full_every"] == 5
+    assert seen[None]["schedule"]["full_every"] == 8
+    assert seen["--thorough"]["schedule"] is None
+    assert 2.0 in seen["--thorough"]["face"]["scales"]
+    assert seen["--thorough"]["text_every"] == 1 and seen["--fast"]["text_every"] == 6

@@ -123,6 +123,29 @@ class Options:
                 else asdict(self.schedule)}
 
 
+MODES = ("fast", "default", "thorough")
+
+
+def mode_options(mode: str, base: Options | None = None) -> Options:
+    """`base` (default: Options()) set up for one of the speed/recall MODES.
+
+    fast: full face looks every 30th frame, a 512 px pass between, plates searched every 6th
+    frame (bulk work; its recall cost is in docs/benchmarks.md). default: `base` unchanged.
+    thorough: every face pass on every frame plus an upscaled pass for tiny faces, plates
+    and text searched on every frame (recall over time).
+    """
+    base = base or Options()
+    if mode == "default":
+        return base
+    if mode == "fast":
+        return replace(base, schedule=ScheduleOptions(full_every=30, low_side=512),
+                       text_every=max(base.text_every, 6))
+    if mode == "thorough":
+        scales = tuple(dict.fromkeys((*base.face.scales, 2.0)))
+        return replace(base, schedule=None, text_every=1, face=replace(base.face, scales=scales))
+    raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+
+
 @dataclass(frozen=True)
 class Result:
     """What happened to one input."""
@@ -488,6 +511,7 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
 
 
 __all__ = [
+    "MODES",
     "Engine",
     "FacelessError",
     "Options",
@@ -498,5 +522,6 @@ __all__ = [
     "detect_file",
     "frame_regions",
     "media_kind",
+    "mode_options",
     "render_plan",
 ]

@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,11 @@ from faceless.anonymize.operators import Operator, OperatorSpec, Shape
 from faceless.core.errors import ConfigError, FacelessError
 from faceless.core.types import Kind
 from faceless.detect.faces import FaceOptions
+from faceless.detect.guided import ScheduleOptions
 from faceless.media.files import is_output_name
 from faceless.media.image import IMAGE_EXTENSIONS, ImageOptions
 from faceless.media.video import VIDEO_EXTENSIONS, AudioMode, VideoOptions
-from faceless.pipeline import Options
+from faceless.pipeline import Options, mode_options
 from faceless.track.tracker import TrackOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -60,6 +61,17 @@ class Outcome:
 
 def add_detect_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("detection")
+    m = g.add_mutually_exclusive_group()
+    m.add_argument("--fast", dest="mode", action="store_const", const="fast",
+                   help="bulk mode for video: full face looks every 30th frame, tracking "
+                        "carries faces between (see docs/benchmarks.md for what it costs)")
+    m.add_argument("--thorough", dest="mode", action="store_const", const="thorough",
+                   help="recall over time: every pass on every frame, an upscaled pass for "
+                        "tiny faces, plates and text searched on every frame")
+    g.add_argument("--full-every", type=int, default=None, metavar="N",
+                   help="video: a full-resolution face look at least every N frames, a "
+                        f"low-resolution pass between (default {ScheduleOptions.full_every}; "
+                        "1 looks at every frame in full)")
     g.add_argument("--hide", default="face,plate",
                    help="what to hide, comma-separated from face, plate, text "
                         "(default %(default)s; text hides all legible text, plates included)")
@@ -167,7 +179,13 @@ def build_options(a: argparse.Namespace) -> Options:
         kw["overwrite"] = a.overwrite
     if getattr(a, "model", None) is not None and not a.model.is_file():
         raise ConfigError(f"--model {a.model}: no such file")
-    return Options(**kw)
+    opts = mode_options(getattr(a, "mode", None) or "default", Options(**kw))
+    if getattr(a, "full_every", None) is not None:
+        if opts.schedule is None:
+            raise UsageError("--full-every cannot be combined with --thorough (which looks at "
+                             "every frame in full)")
+        opts = replace(opts, schedule=replace(opts.schedule, full_every=a.full_every))
+    return opts
 
 
 def plan_jobs(inputs: list[Path], output: Path | None, name_for: Callable[[Path], str],
