@@ -4,7 +4,7 @@ Every tool runs as its own process on the same source clips: 720p and 1080p clip
 (the sample portrait composited at many face sizes over a noisy, moving background) and the
 first --frames frames of the shared videos. The floor is a transcode with faceless's own
 reader and writer (decode -> RGB array -> x264 at faceless's settings, CRF 18 / preset
-medium) and nothing else: no anonymizer that writes the same video can beat it. Each run is
+veryfast) and nothing else: no anonymizer that writes the same video can beat it. Each run is
 repeated (--repeat) and the medians are reported: frames per second, time relative to the
 floor, CPU seconds per frame (steadier than wall time on a shared machine) and peak resident
 memory (ru_maxrss of the largest process in the tool's process tree, from os.wait4; on Linux a
@@ -58,8 +58,17 @@ MODES: dict[str, list[str]] = {
     "deface": [_bin("deface"), "{src}", "-o", "{dst}"],
     "deface --scale 640x360": [_bin("deface"), "{src}", "-o", "{dst}", "--scale", "640x360"],
     "faceless": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q", "--overwrite"],
+    "faceless --fast": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q", "--overwrite",
+                        "--fast"],
+    "faceless --thorough": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q",
+                            "--overwrite", "--thorough"],
+    # Every face pass on every frame: the default before full looks were scheduled.
+    "faceless --full-every 1": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q",
+                                "--overwrite", "--full-every", "1"],
     "faceless --hide face": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q",
                              "--overwrite", "--hide", "face"],
+    "faceless --hide face --fast": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q",
+                                    "--overwrite", "--hide", "face", "--fast"],
     "faceless --scales 1,2": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q",
                               "--overwrite", "--scales", "1,2"],
 }
@@ -228,14 +237,19 @@ def machine() -> str:
 
 
 def table(rows: list[dict], markdown: bool = True) -> str:
-    head = ["clip", "frames", "tool", "fps", "time / floor", "CPU s / frame", "peak RSS MB",
-            "runs"]
+    head = ["clip", "frames", "tool", "fps", "time / floor", "throughput vs deface",
+            "CPU s / frame", "CPU vs deface", "peak RSS MB", "runs"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    deface = {r["clip"]: r for r in rows if r["mode"] == "deface" and r["ok"]}
     for r in rows:
+        d = deface.get(r["clip"])
+        vs = f"{d['wall'] / r['wall']:.1f}×" if d and r["ok"] else "–"
+        vs_cpu = f"{d['cpu_per_frame'] / r['cpu_per_frame']:.1f}×" if d and r["ok"] else "–"
         lines.append(
             f"| {r['clip']} | {r['frames']} | {r['mode']} | "
-            + (f"{r['fps']:.1f} | {r['ratio']:.1f}× | {r['cpu_per_frame']:.3f} | "
-               f"{r['rss_mb']:.0f} | {r['runs']} |" if r["ok"] else "failed | | | | |"))
+            + (f"{r['fps']:.1f} | {r['ratio']:.1f}× | {vs} | {r['cpu_per_frame']:.3f} | "
+               f"{vs_cpu} | {r['rss_mb']:.0f} | {r['runs']} |" if r["ok"]
+               else "failed | | | | | | |"))
     return "\n".join(lines)
 
 
