@@ -3,6 +3,9 @@
     faceless run ../shared/data/videos/egoblur-demo/gen2/demo_assets/test_lp_video.mp4 \
         -o /tmp/lp.mp4
     python bench/contact_sheet.py SRC /tmp/lp.mp4 docs/img/lp_video_sheet.jpg --frames 0,8,16,23
+
+`--crop x1,y1,x2,y2` (source pixels) shows only that part of every frame, to check small
+objects such as plates by eye.
 """
 
 from __future__ import annotations
@@ -30,13 +33,19 @@ def main() -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--frames", default="0", help="comma-separated frame indices")
     ap.add_argument("--width", type=int, default=640, help="width of each tile in pixels")
+    ap.add_argument("--crop", default=None, help="x1,y1,x2,y2: show only this part (source px)")
     a = ap.parse_args()
+    crop = [int(v) for v in a.crop.split(",")] if a.crop else None
+    if crop is not None and (len(crop) != 4 or crop[2] <= crop[0] or crop[3] <= crop[1]):
+        ap.error("--crop needs x1,y1,x2,y2 with x2 > x1 and y2 > y1")
     wanted = {int(v) for v in a.frames.split(",")}
     before, after = frames_at(a.before, wanted), frames_at(a.after, wanted)
     rows = []
     for i in sorted(wanted & before.keys() & after.keys()):
         pair = []
         for img in (before[i], after[i]):
+            if crop is not None:
+                img = np.ascontiguousarray(img[crop[1]:crop[3], crop[0]:crop[2]])
             h, w = img.shape[:2]
             tile = cv2.resize(img, (a.width, round(h * a.width / w)), interpolation=cv2.INTER_AREA)
             cv2.putText(tile, f"frame {i}", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7,

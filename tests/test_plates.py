@@ -3,6 +3,7 @@
 import dataclasses
 import logging
 
+import cv2
 import numpy as np
 import pytest
 
@@ -20,7 +21,9 @@ from faceless.detect.plates import (
     grow_line,
     line_geometry,
     line_shape_ok,
+    middle_band,
     plate_background,
+    plate_rects,
     plate_text_score,
 )
 from faceless.detect.text import TextDetector
@@ -30,8 +33,10 @@ from textgen import (
     paste_rotated,
     plate_image,
     plate_scene,
+    skewed_plate_scene,
     text_free_scene,
     textured,
+    timestamp_scene,
 )
 
 PLATE = "ABC 1234"
@@ -88,6 +93,45 @@ def test_a_letters_only_plate_needs_a_plate_around_it(detector):
     assert covered(detector.detect(img).xyxy, plate) >= 0.9
     strict = PlateDetector(PlateOptions(letters_only=False), text=detector.text)
     assert len(strict.detect(img)) == 0
+
+
+@pytest.mark.parametrize(("angle", "squash"), [(50, 0.6), (-55, 0.5), (60, 0.6)])
+def test_a_turned_foreshortened_plate_is_found_by_its_shape(detector, angle, squash):
+    """A plate as a fisheye shows it: turned past the line rule's tilt limit and seen from
+    the side. Only the search for a plate-shaped region, read upright, finds it."""
+    img, plate = skewed_plate_scene(angle=angle, squash=squash)
+    dets = detector.detect(img)
+    assert len(dets) == 1, dets.xyxy
+    assert covered(dets.xyxy, plate) >= 0.9
+    assert area(dets.xyxy[0]) <= 1.6 * area(plate)
+    lines_only = PlateDetector(PlateOptions(plate_rects=False), text=detector.text)
+    assert len(lines_only.detect(img)) == 0
+
+
+def test_plate_rects_give_the_plates_own_outline():
+    img, plate = skewed_plate_scene(angle=50)
+    x1, y1, x2, y2 = plate
+    # A square-ish blob over the plate, as the text detector marks a tilted plate.
+    cx, cy, r = (x1 + x2) / 2, (y1 + y2) / 2, 0.6 * max(x2 - x1, y2 - y1)
+    blob = np.array([[cx - r, cy - r], [cx + r, cy - r], [cx + r, cy + r], [cx - r, cy + r]],
+                    np.float32)
+    rects = plate_rects(img, blob)
+    assert rects
+    best = rects[0]
+    assert best.quad.min(axis=0) == pytest.approx([x1, y1], abs=8)
+    assert best.quad.max(axis=0) == pytest.approx([x2, y2], abs=8)
+    band = middle_band(best.quad)
+    assert cv2.contourArea(band) == pytest.approx(0.7 * cv2.contourArea(best.quad), rel=0.1)
+    # A blank wall and a scene of shapes without characters hold no plate.
+    square = np.array([[20, 20], [180, 20], [180, 180], [20, 180]], np.float32)
+    assert plate_rects(np.full((200, 200, 3), 128, np.uint8), square) == []
+    assert plate_rects(text_free_scene(), blob) == []
+
+
+def test_a_camera_timestamp_is_not_a_plate(detector):
+    img, stamp = timestamp_scene()
+    assert covered(TextDetector().detect(img).xyxy, stamp) >= 0.9  # it is text ...
+    assert len(detector.detect(img)) == 0  # ... but not a plate
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (7, 33, 3), (33, 7, 3), (97, 131, 3)])
@@ -162,6 +206,12 @@ def test_the_recogniser_returns_only_the_rules_numbers(detector):
     ("北京市朝阳区", NOT_PLATE),  # CJK text, not a plate
     ("2014-05-13", NOT_PLATE),  # a camera's date stamp
     ("06:28:37", NOT_PLATE),  # and its clock
+    ("06828837", NOT_PLATE),  # the same clock, each colon read as an 8
+    ("2014 05 13", NOT_PLATE),  # the date without its dashes
+    ("13052014", NOT_PLATE),
+    ("12834", NOT_PLATE),  # 12:34
+    ("123456", PLATE_LIKE),  # six digits: a plate (only the 8-for-colon clock is refused)
+    ("99834856", PLATE_LIKE),  # no clock reads 99
     ("", NOT_PLATE),
 ])
 def test_plate_text_rule(text, expected):
@@ -248,6 +298,7 @@ def test_a_plate_detector_can_share_a_loaded_text_detector(detector):
 def test_options_are_validated():
     for bad in (dict(min_aspect=0.5), dict(min_aspect=5, max_aspect=4), dict(max_tilt=100),
                 dict(min_height=-1), dict(min_chars=0), dict(min_chars=6, max_chars=5),
-                dict(grow_x=-0.1), dict(grow_up=5), dict(merge_iou=0), dict(text="fast")):
+                dict(grow_x=-0.1), dict(grow_up=5), dict(merge_iou=0), dict(text="fast"),
+                dict(rect_max_area=0), dict(rect_max_area=1.5)):
         with pytest.raises(ConfigError):
             PlateOptions(**bad)

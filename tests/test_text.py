@@ -9,7 +9,15 @@ from faceless.core.errors import AnalysisError, ConfigError, ModelError
 from faceless.core.types import Kind
 from faceless.detect import ocr
 from faceless.detect.base import Detector
-from faceless.detect.ocr import DET_SHA256, TextBoxes, TextModel, db_boxes, merge_union, tiles
+from faceless.detect.ocr import (
+    DET_SHA256,
+    TextBoxes,
+    TextModel,
+    db_boxes,
+    merge_union,
+    tile_size,
+    tiles,
+)
 from faceless.detect.text import TextDetector, TextOptions
 from textgen import covered, draw_text, textured
 
@@ -116,6 +124,19 @@ def test_tiles_cover_the_length_with_overlap():
     starts = tiles(700, 256, 64)
     assert starts[0] == 0 and starts[-1] + 256 == 700
     assert all(b - a <= 256 - 64 for a, b in itertools.pairwise(starts))
+
+
+def test_windows_are_as_few_as_the_tile_allows_and_evenly_sized():
+    assert tile_size(720, 1280, 256) == 720  # fits: one window, the frame itself
+    assert tile_size(1920, 1280, 256) == 1088  # 1080p: two 1088-px windows, not 1280 + 1280
+    assert tile_size(2560, 1280, 256) == 1024  # three windows of 1024, not 1280
+    for length in (1300, 1920, 2560, 3840):
+        size = tile_size(length, 1280, 256)
+        starts = tiles(length, size, 256)
+        assert size <= 1280 and size % 32 == 0
+        assert starts[0] == 0 and starts[-1] + size == length
+        assert all(b - a <= size - 256 for a, b in itertools.pairwise(starts))
+        assert len(starts) == len(tiles(length, 1280, 256))
 
 
 def test_db_boxes_unclip_the_kernel_by_area_over_perimeter():

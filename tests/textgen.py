@@ -100,3 +100,38 @@ def covered(boxes: np.ndarray, target: Box) -> float:
         bx1, by1 = max(0, int(np.floor(b[0]))), max(0, int(np.floor(b[1])))
         mask[by1:int(np.ceil(b[3])), bx1:int(np.ceil(b[2]))] = True
     return float(mask[y1:y2, x1:x2].mean())
+
+
+def skewed_plate_scene(text: str = "KD 4471", width: int = 180, angle: float = 50.0,
+                       squash: float = 0.6, size: tuple[int, int] = (480, 640),
+                       centre: tuple[int, int] = (330, 240),
+                       blur: float = 1.2) -> tuple[np.ndarray, Box]:
+    """A plate as a wide-angle lens shows it on a dark car: foreshortened to `squash` of its
+    width (seen from the side), turned by `angle` degrees, slightly blurred. Returns the frame
+    and the plate's box."""
+    img = textured(*size, seed=11, mean=45, spread=10)
+    patch = plate_image(text, width)
+    ph, pw = patch.shape[:2]
+    src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32)
+    # The far edge is shorter than the near one: a perspective, not just a squeeze.
+    sw = pw * squash
+    dst = np.array([[0, 0], [sw, 0.1 * ph], [sw, 0.9 * ph], [0, ph]], np.float32)
+    rot = cv2.getRotationMatrix2D((sw / 2, ph / 2), angle, 1.0)
+    dst = cv2.transform(dst[None], rot)[0] + (np.array(centre) - [sw / 2, ph / 2])
+    m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    h, w = size
+    layer = cv2.warpPerspective(patch, m, (w, h), flags=cv2.INTER_LINEAR)
+    alpha = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), m, (w, h))[..., None] / 255.0
+    img[:] = (img * (1 - alpha) + layer * alpha).astype(np.uint8)
+    if blur:
+        img[:] = cv2.GaussianBlur(img, (0, 0), blur)
+    return img, (*dst.min(axis=0).tolist(), *dst.max(axis=0).tolist())
+
+
+def timestamp_scene(stamp: str = "2009-03-12 12:34:56", size: tuple[int, int] = (360, 640),
+                    seed: int = 2) -> tuple[np.ndarray, Box]:
+    """A camera frame with a burned-in date and clock (white on a dark strip, top left)."""
+    img = textured(*size, seed=seed)
+    img[8:52, 8:420] = (25, 25, 25)
+    box = draw_text(img, stamp, (16, 16), 26, colour=(245, 245, 245))
+    return img, box

@@ -34,7 +34,7 @@ import numpy as np
 from faceless.core.errors import ConfigError
 from faceless.core.types import Detections, Kind
 from faceless.detect.base import ModelCard
-from faceless.detect.ocr import Recognizer, merge_union, order_corners
+from faceless.detect.ocr import Recognizer, TextBoxes, merge_union, order_corners
 from faceless.detect.text import TextDetector, TextOptions, check_image
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,15 @@ _CLOCK = re.compile(r"(?<![^\W_])(\d{1,2}\s*:\s*\d{2}(\s*:\s*\d{2})?"
                     r"|\d{1,2}\s*[-./]\s*\d{1,2}\s*[-./]\s*(19|20)\d{2})(?![^\W_])")
 
 
+# The same clocks and dates read without their separators: a colon is often read as an 8 (or
+# dropped) and a dash dropped, leaving HH8MM8SS, HH8MM, YYYYMMDD or DDMMYYYY digits.
+_HH, _MS = r"([01]\d|2[0-3])", r"[0-5]\d"
+_YEAR, _MONTH, _DAY = r"(19|20)\d{2}", r"(0[1-9]|1[0-2])", r"(0[1-9]|[12]\d|3[01])"
+_CLOCK_DIGITS = re.compile(
+    rf"{_HH}8{_MS}8{_MS}|{_HH}8{_MS}"  # 12:34:56 read as 12834856, 12:34 as 12834
+    rf"|{_YEAR}{_MONTH}{_DAY}|{_DAY}{_MONTH}{_YEAR}|{_MONTH}{_DAY}{_YEAR}")
+
+
 def plate_text_score(text: str, min_chars: int = 4, max_chars: int = 10) -> float:
     """How plate-like a recognised string is: PLATE_LIKE, LETTERS_ONLY or NOT_PLATE.
 
@@ -62,7 +71,10 @@ def plate_text_score(text: str, min_chars: int = 4, max_chars: int = 10) -> floa
     What is left must be `min_chars` to `max_chars` characters, at most two of them CJK (a
     Chinese plate's province; OCR also reads an emblem as one). With at least one digit it is
     PLATE_LIKE, with letters only LETTERS_ONLY (a vanity plate, a misread digit, or a word);
-    anything else NOT_PLATE, and so is a date or a clock time (camera timestamps).
+    anything else NOT_PLATE, and so is a date or a clock time (camera timestamps), also when
+    the separators were dropped or a colon read as an 8 (all digits: HH8MM8SS, HH8MM,
+    YYYYMMDD, DDMMYYYY, MMDDYYYY: a few all-digit plates fit these too, and are left to the
+    text detector).
     """
     text = unicodedata.normalize("NFKC", text)
     if _CLOCK.search(text):
@@ -71,6 +83,8 @@ def plate_text_score(text: str, min_chars: int = 4, max_chars: int = 10) -> floa
              if unicodedata.category(c)[0] in "LN"]
     if not min_chars <= len(chars) <= max_chars:
         return NOT_PLATE
+    if all("0" <= c <= "9" for c in chars) and _CLOCK_DIGITS.fullmatch("".join(chars)):
+        return NOT_PLATE  # a burned-in clock or date read without its separators
     cjk = sum(_is_cjk(c) for c in chars)
     if cjk > 2 or len(chars) - cjk < min_chars - 1:  # a province and 3 letters: not yet
         return NOT_PLATE
@@ -93,6 +107,11 @@ class PlateOptions:
     grow_up: float = 0.3  # share of the line's height added above ...
     grow_down: float = 0.2  # ... and below
     absorb: bool = True  # other text lines inside the plate join it
+    # Text regions the line rule rejects are searched for a plate-shaped region (light or
+    # dark, any tilt), which is read upright (`plate_rects`); regions larger than this share
+    # of the frame are not searched.
+    plate_rects: bool = True
+    rect_max_area: float = 0.05
     merge_iou: float = 0.3
     rec_model_path: Path | None = None
 
@@ -114,6 +133,8 @@ class PlateOptions:
                 raise ConfigError(f"{name} must lie in [0, 3], got {getattr(self, name)}")
         if not 0.0 < self.merge_iou <= 1.0:
             raise ConfigError(f"merge_iou must lie in (0, 1], got {self.merge_iou}")
+        if not 0.0 < self.rect_max_area <= 1.0:
+            raise ConfigError(f"rect_max_area must lie in (0, 1], got {self.rect_max_area}")
 
 
 def line_geometry(quad: np.ndarray) -> tuple[float, float, float]:
@@ -219,6 +240,122 @@ def plate_background(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
     return back.astype(np.float32)
 
 
+_RECT_WINDOW = 0.6  # the window searched around a text region: its box grown by this share
+_RECT_SIDE = 320  # ... resampled so that its long side is at most this many px
+_OPEN = np.ones((3, 3), np.uint8)
+_RECT_LEVELS = 10  # grey levels tried, evenly spread between the window's 2nd and 98th pct
+
+
+@dataclass(frozen=True)
+class PlateRect:
+    """A plate-shaped region found by appearance: corners (4, 2) in image px and its looks."""
+
+    quad: np.ndarray
+    rectangularity: float  # region area / its minimum-area rectangle's area
+    aspect: float  # long / short side of that rectangle
+    fill: float  # share of the region in the plate's own colour (the rest: characters)
+
+
+def plate_rects(image: np.ndarray, quad: np.ndarray, max_out: int = 3) -> list[PlateRect]:
+    """Plate-shaped regions around a text region, however the region is shaped or turned.
+
+    On a wide-angle or fisheye frame the text detector often marks a tilted plate as one
+    blob (a square-ish region whose rectangle says nothing of the plate's direction), so the
+    plate is looked for by how it looks: a region of one grey level (light plates and dark
+    ones, at `_RECT_LEVELS` thresholds) that is a filled quadrilateral (rectangularity >= 0.8,
+    solidity >= 0.9, long/short 1.1-6: a plate seen obliquely is squarer than 2:1), holds
+    characters (0.45-0.97 of it in its own colour), is bounded (does not touch the window's
+    border) and lies where the text is. Returns up to `max_out` regions, the most
+    rectangular first, each as a perspective quadrilateral (for reading it upright).
+    """
+    x1, y1 = quad.min(axis=0)
+    x2, y2 = quad.max(axis=0)
+    bw, bh = x2 - x1, y2 - y1
+    h, w = image.shape[:2]
+    wx1, wy1 = int(max(0, x1 - _RECT_WINDOW * bw)), int(max(0, y1 - _RECT_WINDOW * bh))
+    wx2 = int(min(w, np.ceil(x2 + _RECT_WINDOW * bw)))
+    wy2 = int(min(h, np.ceil(y2 + _RECT_WINDOW * bh)))
+    if wx2 - wx1 < 16 or wy2 - wy1 < 12:
+        return []
+    win = image[wy1:wy2, wx1:wx2]
+    k = min(1.0, _RECT_SIDE / max(win.shape[:2]))
+    if k < 1.0:
+        win = cv2.resize(win, (max(1, round(win.shape[1] * k)), max(1, round(win.shape[0] * k))),
+                         interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(win, cv2.COLOR_RGB2GRAY)
+    gh, gw = grey.shape
+    region = ((quad - [wx1, wy1]) * k).astype(np.float32)
+    region_area = max(1.0, float(cv2.contourArea(region)))
+    lo, hi = np.percentile(grey, [2, 98])
+    if hi - lo < 16:
+        return []
+    found: list[tuple[float, np.ndarray, PlateRect]] = []
+    for t in np.linspace(lo, hi, _RECT_LEVELS + 2)[1:-1]:
+        for mask in (grey > t, grey <= t):
+            # opened: a thin bridge (a glint, a bumper's edge) must not join a plate to its
+            # surroundings
+            m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, _OPEN)
+            contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            for c in contours:
+                area = cv2.contourArea(c)
+                if area < max(120.0, 0.05 * region_area) or area > 8.0 * region_area:
+                    continue
+                bx, by, bw_, bh_ = cv2.boundingRect(c)
+                if ((bx <= 0 < wx1) or (by <= 0 < wy1) or (bx + bw_ >= gw and wx2 < w)
+                        or (by + bh_ >= gh and wy2 < h)):
+                    continue  # runs on past the window (a plate cut by the frame's edge may not)
+                (cx, cy), (rw, rh), _angle = cv2.minAreaRect(c)
+                if min(rw, rh) < 8:
+                    continue
+                rect_fill = area / (rw * rh)
+                aspect = max(rw, rh) / min(rw, rh)
+                if rect_fill < 0.8 or aspect > 6.0:
+                    continue
+                hull = cv2.convexHull(c)
+                if area < 0.9 * cv2.contourArea(hull):
+                    continue
+                if cv2.pointPolygonTest(region, (float(cx), float(cy)), False) < 0:
+                    continue
+                filled = np.zeros_like(m)
+                cv2.drawContours(filled, [c], -1, 1, -1)
+                fill = float(m[filled > 0].mean())
+                if not 0.45 <= fill <= 0.99:
+                    continue
+                corners = _quadrilateral(hull) / k + [wx1, wy1]
+                found.append((rect_fill, np.array([bx, by, bx + bw_, by + bh_], float),
+                              PlateRect(corners.astype(np.float32), rect_fill, aspect, fill)))
+    found.sort(key=lambda f: -f[0])
+    out: list[PlateRect] = []
+    kept: list[np.ndarray] = []
+    for _, box, rect in found:  # one per place: the same plate shows at several levels
+        if any(_iou(box, b) > 0.6 for b in kept):
+            continue
+        kept.append(box)
+        out.append(rect)
+        if len(out) == max_out:
+            break
+    return out
+
+
+def _quadrilateral(hull: np.ndarray) -> np.ndarray:
+    """Four corners of a convex outline: a polygon fit when one has four, else its
+    minimum-area rectangle."""
+    perimeter = cv2.arcLength(hull, True)
+    for eps in (0.02, 0.03, 0.04, 0.06):
+        poly = cv2.approxPolyDP(hull, eps * perimeter, True)
+        if len(poly) == 4 and cv2.isContourConvex(poly):
+            return poly.reshape(4, 2).astype(np.float32)
+    return cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float32)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 class PlateDetector:
     """Finds licence plates: xyxy boxes that cover the whole plate, in image pixels.
 
@@ -259,23 +396,26 @@ class PlateDetector:
         # differently, and one box may read where the other misreads (measured: +2 us plates
         # with scales (1, 1.5) against reading only the best-scoring duplicate).
         found = self.text.find(image)
+        if not len(found):
+            return Detections.empty(Kind.PLATE)
         candidates = [i for i, q in enumerate(found.quads)
                       if line_shape_ok(*line_geometry(q), o)]
-        if not candidates:
-            return Detections.empty(Kind.PLATE)
 
         def rule(text: str, _confidence: float) -> float:
             return plate_text_score(text, o.min_chars, o.max_chars)
 
-        verdicts = self.recognizer.judge(image, found.quads[candidates], rule)
+        verdicts = (self.recognizer.judge(image, found.quads[candidates], rule)
+                    if candidates else np.zeros(0, np.float32))
         boxes, scores = [], []
         lines = found.xyxy()
+        taken = np.zeros(len(found), bool)
         for i, verdict in zip(candidates, verdicts.tolist(), strict=True):
             if verdict < LETTERS_ONLY:
                 continue
             rect = plate_background(image, found.quads[i])
             if verdict < PLATE_LIKE and (not o.letters_only or rect is None):
                 continue
+            taken[i] = True
             grown = grow_line(found.quads[i], o)
             parts = [(*grown.min(axis=0), *grown.max(axis=0))]
             if rect is not None:
@@ -285,6 +425,10 @@ class PlateDetector:
             arr = np.asarray(parts, np.float64)
             boxes.append([arr[:, 0].min(), arr[:, 1].min(), arr[:, 2].max(), arr[:, 3].max()])
             scores.append(float(found.score[i]))
+        if o.plate_rects:
+            for box, score in self._by_appearance(image, found, ~taken, rule):
+                boxes.append(box)
+                scores.append(score)
         log.debug("plate detector: %d text lines, %d shaped like plates, %d plates",
                   len(found), len(candidates), len(boxes))
         if not boxes:
@@ -295,6 +439,46 @@ class PlateDetector:
         keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
         return Detections(xyxy[keep], np.clip(score[keep], 0.0, 1.0), Kind.PLATE)
 
+
+    def _by_appearance(self, image: np.ndarray, found: TextBoxes, todo: np.ndarray,
+                       rule) -> list[tuple[list[float], float]]:
+        """Plates the line rule missed: plate-shaped regions around the other text regions,
+        warped upright and read (their middle band and the whole plate); a plate-like
+        string on a plate-shaped region makes a plate. Catches plates that a wide-angle or
+        fisheye lens turns and skews, which the text detector marks as one blob."""
+        h, w = image.shape[:2]
+        o = self.options
+        quads, owner = [], []
+        for i in np.flatnonzero(todo):
+            x1, y1 = found.quads[i].min(axis=0)
+            x2, y2 = found.quads[i].max(axis=0)
+            bw, bh = min(x2, w) - max(x1, 0), min(y2, h) - max(y1, 0)
+            if min(bw, bh) < o.min_height or bw * bh > o.rect_max_area * w * h:
+                continue
+            for r in plate_rects(image, found.quads[i], max_out=2):
+                quads += [r.quad, middle_band(r.quad)]
+                owner.append((r.quad, float(found.score[i])))
+        if not quads:
+            return []
+        verdicts = self.recognizer.judge(image, np.stack(quads), rule).reshape(-1, 2).max(axis=1)
+        out = []
+        for (quad, score), verdict in zip(owner, verdicts.tolist(), strict=True):
+            if verdict < PLATE_LIKE:
+                continue
+            lo, hi = quad.min(axis=0), quad.max(axis=0)
+            pad = 0.05 * (hi - lo)  # the plate's frame, and what the warp rounds off
+            out.append(([*(lo - pad), *(hi + pad)], score))
+        return out
+
+
+def middle_band(quad: np.ndarray, top: float = 0.15, bottom: float = 0.85) -> np.ndarray:
+    """The band of a plate (corners (4, 2)) between `top` and `bottom` of its height, where
+    the registration is; the state name above and the slogan below confuse the reader."""
+    tl, tr, br, bl = order_corners(quad)
+    if np.hypot(*(bl - tl)) > 1.5 * np.hypot(*(tr - tl)):  # standing on end
+        tl, tr, br, bl = bl, tl, tr, br
+    return np.array([tl + top * (bl - tl), tr + top * (br - tr), tr + bottom * (br - tr),
+                     tl + bottom * (bl - tl)], np.float32)
 
 def inside_plate(lines: np.ndarray, i: int) -> np.ndarray:
     """Other text lines (xyxy) that lie where line i's plate is: a state, a city, a slogan."""
