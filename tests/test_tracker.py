@@ -184,3 +184,21 @@ def test_stabilize_adds_a_steady_box_beside_each_detection():
     assert not any(tracked(regs) for _, regs, _ in plain)
     smoothed = [r for _, regs, _ in steady for r in tracked(regs)]
     assert len(smoothed) >= 8 and all(r.reason == "smoothed track box" for r in smoothed)
+
+
+def test_a_sparsely_searched_plate_links_across_a_jump_and_fills_between():
+    """Plates are searched every few frames: a plate that moved past overlap stays one track."""
+    def plate(x):
+        return Region((x, 200, x + 60, 220), Kind.PLATE, 0.9)
+
+    out, tr = run({0: [plate(100)], 3: [plate(170)], 6: [plate(240)]}, 10)
+    assert len(tr.summaries) == 1
+    covered = {ref.index for ref, regs, _ in out if regs}
+    assert {0, 1, 2, 3, 4, 5, 6} <= covered
+    mid = next(r for ref, regs, _ in out if ref.index == 2 for r in regs)
+    assert 140 < (mid.box[0] + mid.box[2]) / 2 - 30 < 170  # interpolated between the hits
+    # Faces keep the overlap rule: the same jump starts a second track.
+    faces = {0: [face(100, s=60)], 3: [face(170, s=60)]}
+    assert len(run(faces, 5)[1].summaries) == 2
+    off, _ = run({0: [plate(100)], 3: [plate(170)]}, 5, TrackOptions(sparse_link=0))
+    assert not any(regs for ref, regs, _ in off if ref.index in (1, 2))

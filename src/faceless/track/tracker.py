@@ -29,6 +29,9 @@ class TrackOptions:
     confirm_hits: int = 2  # detections before a track is trusted to add anything
     min_iou: float = 0.2  # prediction-to-detection overlap that links a detection to a track
     candidate_iou: float = 0.3  # a low-score candidate continues a confirmed track above this
+    # Plates and text only: a detection within this many box sizes of a track's prediction
+    # continues it even without overlap (they are searched every few frames; 0 turns it off).
+    sparse_link: float = 1.5
     smooth: float = 0.6  # weight of the newest box in the smoothed box of a track
     # Add a smoothed, motion-grown box beside every detection so the mask does not jitter.
     # Off by default: measured by bench/temporal.py it more than doubled over-redaction
@@ -226,6 +229,15 @@ class Tracker:
                 i = det_idx[di]
                 frame.raw[i] = replace(frame.raw[i], track_id=tracks[ti].id)
                 self._update(tracks[ti], frame, frame.raw[i], detected=True)
+            if kind is not Kind.FACE and o.sparse_link > 0:
+                # Plates and text are searched every few frames, so they move further between
+                # detections than overlap can follow: link by centre distance as well.
+                for ti, di in self._near(preds, boxes, matched_tracks, matched_dets):
+                    matched_tracks.add(ti)
+                    matched_dets.add(di)
+                    i = det_idx[di]
+                    frame.raw[i] = replace(frame.raw[i], track_id=tracks[ti].id)
+                    self._update(tracks[ti], frame, frame.raw[i], detected=True)
         for ti, tr in enumerate(tracks):
             if ti in matched_tracks:
                 continue
@@ -255,6 +267,29 @@ class Tracker:
             self.summaries[tr.id] = TrackSummary(tr.id, kind, frame.ref.index, frame.ref.index, 1)
             if o.confirm_hits <= 1:
                 self._confirm(tr)
+
+    def _near(self, preds: np.ndarray, boxes: np.ndarray, used_t: set[int], used_d: set[int]
+              ) -> list[tuple[int, int]]:
+        """Unmatched (track, detection) pairs whose centres lie close, nearest first.
+
+        Close: within `sparse_link` times the larger side of the predicted box, and sizes
+        within a factor of 2 of each other.
+        """
+        pc = (preds[:, None, :2] + preds[:, None, 2:]) / 2
+        bc = (boxes[None, :, :2] + boxes[None, :, 2:]) / 2
+        dist = np.hypot(*(pc - bc).transpose(2, 0, 1))
+        pside = np.maximum(preds[:, 2] - preds[:, 0], preds[:, 3] - preds[:, 1])[:, None]
+        bside = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])[None, :]
+        ratio = np.maximum(pside, bside) / np.maximum(np.minimum(pside, bside), 1e-6)
+        ok = (dist <= self.options.sparse_link * pside) & (ratio <= 2.0)
+        out = []
+        for ti, di in zip(*np.unravel_index(np.argsort(dist, axis=None), dist.shape),
+                          strict=True):
+            if not ok[ti, di] or ti in used_t or di in used_d:
+                continue
+            out.append((int(ti), int(di)))
+            used_t, used_d = used_t | {ti}, used_d | {di}
+        return out
 
     def _continuation(self, tr: _Track, frame: _Frame,
                       candidates: list[Region]) -> Region | None:
