@@ -1,5 +1,8 @@
 """The CenterFace detector on real photos, its model card, and its options."""
 
+import itertools
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -12,6 +15,11 @@ from faceless.detect.faces import (
     FaceOptions,
     decode,
     merge_union,
+    nms,
+    overlap_links,
+    run_support,
+    thorough,
+    tile_starts,
 )
 
 ASTRONAUT_FACE = (171, 33, 281, 187)  # measured by eye on the 512x512 photo
@@ -132,3 +140,148 @@ def test_upscaled_pass_finds_a_tiny_face_the_full_pass_misses(astronaut):
     frame[100:140, 150:190] = tiny
     both = CenterFaceDetector(FaceOptions(scales=(1.0, 2.0)))
     assert len(both.detect(frame)) >= 1
+
+
+# --- thorough mode: tiles, mirroring, agreement, merging ------------------------------------
+
+
+def _tiny_face_frame(astronaut, size=(800, 600), at=(650, 450), side=40):
+    """A grey frame with the portrait shrunk to `side` px (face ~9x12 px) at `at`."""
+    import cv2
+
+    w, h = size
+    frame = np.full((h, w, 3), 90, np.uint8)
+    x, y = at
+    frame[y:y + side, x:x + side] = cv2.resize(astronaut, (side, side),
+                                               interpolation=cv2.INTER_AREA)
+    k = side / 512
+    face = (x + ASTRONAUT_FACE[0] * k, y + ASTRONAUT_FACE[1] * k, x + ASTRONAUT_FACE[2] * k,
+            y + ASTRONAUT_FACE[3] * k)
+    return frame, face
+
+
+def _hits(dets, face, slack=6):
+    return [b for b in dets.xyxy if inside(b, face, slack=slack)]
+
+
+def test_tile_starts_cover_the_length_with_the_overlap():
+    assert tile_starts(500, 1024, 128) == [0]
+    for length, tile, overlap in [(2048, 1024, 128), (3000, 1024, 128), (1025, 1024, 0),
+                                  (5120, 1024, 200)]:
+        starts = tile_starts(length, tile, overlap)
+        assert starts[0] == 0 and starts[-1] + tile == length
+        assert all(b - a <= tile - overlap for a, b in itertools.pairwise(starts))
+
+
+def test_thorough_finds_a_tiny_face_in_a_large_frame_on_tiles(astronaut):
+    """A ~10 px face in an 800x600 frame: the full-resolution pass misses it, thorough's
+    tiled 2x and 3x passes find it, and as one box (no duplicates from runs or tiles)."""
+    frame, face = _tiny_face_frame(astronaut)
+    assert not _hits(CenterFaceDetector(FaceOptions(upscale=1.0)).detect(frame), face)
+    opts = thorough()
+    assert opts.tile and opts.flip
+    # the upscaled passes really run on tiles: 2x of 1600x1200 is larger than one tile
+    assert max(800, 600) * 2 > opts.tile
+    dets = CenterFaceDetector(opts).detect(frame)
+    assert len(_hits(dets, face)) == 1, dets.xyxy
+
+
+def test_a_tiled_pass_finds_what_the_whole_pass_finds(detector, astronaut):
+    """A face in the overlap of two tiles: the tiled pass gives the untiled pass's box."""
+    frame, face = _tiny_face_frame(astronaut, size=(700, 500), at=(270, 170), side=160)
+    starts = tile_starts(1400, 512, 128)  # the 2x face lies in the overlap of tiles 2 and 3
+    assert starts[2] <= 2 * face[0] and 2 * face[2] <= starts[1] + 512
+    whole, ws = detector.detect_pass(frame, 2.0, 0.3)
+    tiled, ts = detector.detect_pass(frame, 2.0, 0.3, tile=512, overlap=128)
+    best = whole[np.argmax(ws)]
+    assert inside(best, face, slack=15)
+    assert any(np.abs(b - best).max() < 4 for b in tiled[ts > 0.5])
+
+
+def test_tile_overlaps_do_not_duplicate_boxes(astronaut):
+    """Faces lying in the overlap of two or four tiles come back once each."""
+    import cv2
+
+    frame = np.full((700, 1000, 3), 90, np.uint8)
+    faces = []
+    small = cv2.resize(astronaut, (96, 96), interpolation=cv2.INTER_AREA)
+    k = 96 / 512
+    # tiles of 1024 on the 2000x1400 2x pass start at x 0, 488, 976 and y 0, 376: in image
+    # pixels the overlaps are x [244, 512) and [488, 756), y [188, 512). These faces sit in
+    # an x overlap, the y overlap, both, and both with the second x overlap.
+    assert tile_starts(2000, 1024, 128) == [0, 488, 976]
+    assert tile_starts(1400, 1024, 128) == [0, 376]
+    for x, y in [(340, 60), (60, 310), (340, 310), (580, 310)]:
+        frame[y:y + 96, x:x + 96] = small
+        faces.append((x + 171 * k, y + 33 * k, x + 281 * k, y + 187 * k))
+    dets = CenterFaceDetector(replace(thorough(), scales=(1.0, 2.0))).detect(frame)
+    for face in faces:
+        assert len(_hits(dets, face, slack=8)) == 1, (face, dets.xyxy)
+    assert len(dets) == len(faces), dets.xyxy
+
+
+def test_flip_mirrors_boxes_back_and_merges_the_duplicates(detector, astronaut):
+    plain, ps = detector.detect_pass(astronaut, 1.0, 0.5)
+    mirrored, ms = detector.detect_pass(astronaut, 1.0, 0.5, flip=True)
+    assert len(plain) and len(mirrored)
+    assert inside(mirrored[np.argmax(ms)], ASTRONAUT_FACE)
+    assert np.abs(mirrored[np.argmax(ms)] - plain[np.argmax(ps)]).max() < 8
+    both = CenterFaceDetector(FaceOptions(flip=True)).detect(astronaut)
+    assert len(both) == 1 and inside(both.xyxy[0], ASTRONAUT_FACE)
+
+
+def test_votes_keep_a_low_score_only_where_runs_agree():
+    boxes = np.array([[10, 10, 30, 30], [11, 10, 31, 30], [10, 11, 30, 31], [12, 12, 31, 31],
+                      [100, 100, 120, 120]], np.float32)
+    support = run_support(boxes, np.array([0, 1, 2, 2, 3]), 0.3)
+    assert support.tolist() == [3, 3, 3, 3, 1]  # runs, not boxes, are counted
+
+
+def test_nms_with_containment_folds_a_cut_box_into_the_whole():
+    whole = [100, 100, 160, 170]
+    cut = [100, 100, 125, 140]  # a tile's edge cut the face: IoU 0.24, but inside
+    other = [200, 100, 260, 170]
+    boxes = np.array([whole, cut, other], np.float32)
+    scores = np.array([0.9, 0.8, 0.7], np.float32)
+    assert nms(boxes, scores, 0.3).tolist() == [0, 1, 2]
+    assert nms(boxes, scores, 0.3, contain=0.7).tolist() == [0, 2]
+    out, _ = merge_union(boxes, scores, 0.3, contain=0.7)
+    assert out.tolist() == [whole, other]
+    assert overlap_links(boxes, 0.3, 0.7)[0].tolist() == [True, True, False]
+
+
+def test_thorough_hides_what_the_defaults_hide(astronaut):
+    """Recall first: each default detection is inside (or matched by) a thorough one."""
+    frame, _ = _tiny_face_frame(astronaut, size=(640, 480), at=(300, 200), side=200)
+    default = CenterFaceDetector().detect(frame)
+    more = CenterFaceDetector(thorough()).detect(frame)
+    assert len(default) >= 1
+    for b in default.xyxy:
+        assert any((iou_of(b, m) > 0.5) for m in more.xyxy), (b, more.xyxy)
+
+
+def iou_of(a, b):
+    from faceless.core.geometry import iou_matrix
+
+    return float(iou_matrix(np.asarray([a]), np.asarray([b]))[0, 0])
+
+
+def test_thorough_preset_and_its_validation():
+    o = thorough()
+    assert o.scales == (1.0, 2.0, 3.0) and o.flip and o.tile == 1024
+    assert 0 < o.vote_threshold < o.threshold and o.votes >= 2
+    # the preset builds on a base, keeping what it does not set
+    b = thorough(FaceOptions(threshold=0.3, scales=(1.0, 1.5)))
+    assert b.threshold == 0.3 and b.scales == (1.0, 1.5, 2.0, 3.0)
+    # the pixel budget drops 3x on a 2560x1920 frame but keeps 2x (tiled)
+    assert [p[0] for p in o.passes(2560, 1920)][:2] == [1.0, 2.0]
+    assert 3.0 not in [p[0] for p in o.passes(2560, 1920)]
+    assert 3.0 in [p[0] for p in o.passes(640, 480)]
+    # defaults are untouched
+    d = FaceOptions()
+    assert not d.flip and d.tile == 0 and d.vote_threshold == 0 and d.merge_contain == 1.0
+    for bad in (dict(tile=100), dict(tile=200, tile_overlap=128), dict(tile_overlap=-1),
+                dict(vote_threshold=0.3), dict(votes=1), dict(merge_contain=0.0),
+                dict(max_pass_pixels=-1)):
+        with pytest.raises(ConfigError):
+            FaceOptions(**bad)

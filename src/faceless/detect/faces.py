@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from faceless.core.errors import AnalysisError, ConfigError, ModelError
-from faceless.core.geometry import iou_matrix, nms
+from faceless.core.geometry import iou_matrix
+from faceless.core.geometry import nms as geometry_nms
 from faceless.core.types import Detections, Kind
 from faceless.detect.base import ModelCard
 from faceless.detect.onnx import load_model_bytes, make_session, package_file
@@ -56,6 +57,22 @@ class FaceOptions:
     # the union of the group's boxes (hides more, at a measured cost in over-redaction).
     merge: str = "nms"
     merge_iou: float = 0.3
+    # Also merge a box whose area lies mostly (this share) inside another's: the part of a
+    # face cut by a tile's edge, or a feature found inside a face. 1.0 turns it off.
+    merge_contain: float = 1.0
+    # Thorough mode (see `thorough()`): run every pass on the mirrored frame too, and run
+    # upscaled passes whose scaled frame is longer than `tile` px on overlapping square tiles
+    # of that side (0 = whole frame), neighbours sharing `tile_overlap` px at the pass's scale.
+    flip: bool = False
+    tile: int = 0
+    tile_overlap: int = 128
+    # Agreement: a box scoring between vote_threshold and its pass's threshold still counts
+    # when at least `votes` runs (each pass, and each pass's mirror image) found it. 0 = off.
+    vote_threshold: float = 0.0
+    votes: int = 3
+    # Extra passes (the `scales` above 1) whose scaled frame would exceed this many pixels
+    # are skipped: bounds the cost of thorough mode on large frames. 0 = no bound.
+    max_pass_pixels: int = 0
     model_path: Path | None = None
     threads: int | None = None
 
@@ -72,12 +89,28 @@ class FaceOptions:
             raise ConfigError(f"merge must be 'nms' or 'union', got {self.merge!r}")
         if not 1.0 <= self.upscale <= 8.0:
             raise ConfigError(f"upscale must lie in [1, 8], got {self.upscale}")
+        if not 0.0 < self.merge_contain <= 1.0:
+            raise ConfigError(f"merge_contain must lie in (0, 1], got {self.merge_contain}")
+        if self.tile and not 2 * max(self.tile_overlap, STRIDE) <= self.tile <= 8192:
+            raise ConfigError(f"tile must be 0 (off) or in [{2 * STRIDE}, 8192] and at least "
+                              f"twice tile_overlap ({self.tile_overlap}), got {self.tile}")
+        if self.vote_threshold and not 0.0 < self.vote_threshold < self.threshold:
+            raise ConfigError(f"vote_threshold must be 0 (off) or lie in (0, threshold), got "
+                              f"{self.vote_threshold}")
+        if self.votes < 2:
+            raise ConfigError(f"votes must be at least 2, got {self.votes}")
+        if self.max_pass_pixels < 0:
+            raise ConfigError(f"max_pass_pixels must be >= 0, got {self.max_pass_pixels}")
+        if self.tile_overlap < 0:
+            raise ConfigError(f"tile_overlap must be >= 0, got {self.tile_overlap}")
 
     def passes(self, width: int, height: int,
                video: bool = False) -> list[tuple[float, float, float, float]]:
         """(scale, threshold, min face side, max face side) of each pass over a frame."""
         inf = float("inf")
-        out = [(s, self.threshold, 0.0, inf) for s in dict.fromkeys((1.0, *self.scales))]
+        budget = self.max_pass_pixels or inf
+        out = [(s, self.threshold, 0.0, inf) for s in dict.fromkeys((1.0, *self.scales))
+               if s <= 1.0 or width * height * s * s <= budget]
         long_side = max(width, height)
         up_max = self.video_upscale_max_side if video else self.upscale_max_side
         if self.upscale > 1 and long_side <= up_max and self.upscale not in [
@@ -87,6 +120,25 @@ class FaceOptions:
             out.append((self.coarse_side / long_side, self.coarse_threshold, self.large_face,
                         inf))
         return out
+
+
+def thorough(base: FaceOptions | None = None) -> FaceOptions:
+    """The options of `--thorough`: recall first, whatever the time.
+
+    On top of `base` (default FaceOptions()): passes at 1x, 2x and 3x that keep every size
+    (CenterFace rarely fires on faces under ~16 px; at 2x-3x they reach its range), each run
+    on the mirrored frame too; upscaled passes on 1024 px tiles overlapping by 128 px (bounded
+    memory: a 2x pass on a 2560x1920 frame peaks at ~0.6 GB instead of ~4 GB); extra passes
+    over 40 MP skipped (no 3x on 2560x1920 or 4K frames); boxes scoring from 0.1 up to the
+    threshold kept where at least 4 of the runs found them (agreement across scales and
+    mirroring is evidence a single low score is not); duplicates, from runs and from tile
+    edges (a box mostly inside another), merged keeping the best-scoring box.
+    """
+    b = base or FaceOptions()
+    return replace(b, scales=tuple(sorted({*b.scales, 1.0, 2.0, 3.0})), flip=True,
+                   tile=b.tile or 1024, tile_overlap=128, merge_contain=0.7,
+                   vote_threshold=min(0.1, b.threshold / 2), votes=4,
+                   max_pass_pixels=b.max_pass_pixels or 40_000_000)
 
 
 def _fix_graph(raw: bytes) -> bytes:
@@ -162,33 +214,91 @@ class CenterFaceDetector:
                 f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
         self.setup()
         h, w = image.shape[:2]
-        boxes, scores, sure = [], [], []
-        for scale, threshold, lo, hi in self.options.passes(w, h, video):
+        o = self.options
+        boxes, scores, sure, runs = [], [], [], []
+        for scale, threshold, lo, hi in o.passes(w, h, video):
             low = threshold
+            if o.vote_threshold:
+                low = min(threshold, o.vote_threshold)
             if candidates and scale == 1.0:
-                low = min(threshold, self.options.candidate_threshold)
-            b, sc = self.detect_at(image, scale, low)
-            side = np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
-            keep = (side >= lo) & (side < hi)
-            boxes.append(b[keep])
-            scores.append(sc[keep])
-            sure.append(sc[keep] >= threshold)
+                low = min(low, o.candidate_threshold)
+            tile = o.tile if scale > 1 else 0
+            for flip in (False, True) if o.flip else (False,):
+                b, sc = self.detect_pass(image, scale, low, flip=flip, tile=tile,
+                                         overlap=o.tile_overlap)
+                side = np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+                keep = (side >= lo) & (side < hi)
+                b, sc = b[keep], sc[keep]
+                if o.vote_threshold:  # one box per face and run, for counting the runs
+                    keep = nms(b, sc, o.merge_iou, o.merge_contain)
+                    b, sc = b[keep], sc[keep]
+                boxes.append(b)
+                scores.append(sc)
+                sure.append(sc >= threshold)
+                # Candidates (for tracking) come from the full-resolution pass alone.
+                runs.append(np.full(len(sc), len(runs) if scale == 1.0 else -1 - len(runs)))
         xyxy = np.concatenate(boxes)
         score = np.concatenate(scores)
         confident = np.concatenate(sure)
-        if self.options.merge == "union":
+        run = np.concatenate(runs)
+        if o.vote_threshold and len(score):
+            confident |= (score >= o.vote_threshold) & (
+                run_support(xyxy, run, o.merge_iou) >= o.votes)
+            keep = confident | ((run >= 0) & (score >= o.candidate_threshold) & candidates)
+            xyxy, score, confident = xyxy[keep], score[keep], confident[keep]
+        if o.merge == "union":
             # Candidates never widen a confident box: merge each group on its own.
-            a = merge_union(xyxy[confident], score[confident], self.options.merge_iou)
-            b = merge_union(xyxy[~confident], score[~confident], self.options.merge_iou)
+            iou, contain = o.merge_iou, o.merge_contain
+            a = merge_union(xyxy[confident], score[confident], iou, contain)
+            b = merge_union(xyxy[~confident], score[~confident], iou, contain)
             xyxy, score = np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
             confident = np.arange(len(score)) < len(a[1])
         elif len(score):
-            keep = nms(xyxy, score, self.options.merge_iou)
+            keep = nms(xyxy, score, o.merge_iou, o.merge_contain)
             xyxy, score, confident = xyxy[keep], score[keep], confident[keep]
         xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
         xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
         return (Detections(xyxy[confident], score[confident], Kind.FACE),
                 Detections(xyxy[~confident], score[~confident], Kind.FACE))
+
+    def detect_pass(self, image: np.ndarray, scale: float, threshold: float, *,
+                    flip: bool = False, tile: int = 0,
+                    overlap: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """One pass at `scale`: on the mirrored frame when `flip`, and on overlapping square
+        tiles of side `tile` (pixels at the pass's scale) when the scaled frame is larger.
+
+        Boxes come back in image pixels. Tiles bound the memory and the cost of a large pass
+        (ONNX Runtime's grows faster than the pixel count) and give a small face the same
+        treatment as in a small frame. A face up to `overlap` pass pixels lies whole inside
+        some tile; one cut by a tile's edge may also come back in part from that tile, which
+        the merge in detect_all folds into the whole one.
+        """
+        h, w = image.shape[:2]
+        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+        if tile <= 0 or max(sw, sh) <= tile:
+            if not flip:
+                return self.detect_at(image, scale, threshold)
+            xyxy, score = self.detect_at(np.ascontiguousarray(image[:, ::-1]), scale,
+                                         threshold)
+            xyxy[:, [0, 2]] = w - xyxy[:, [2, 0]]
+            return xyxy, score
+        img = image
+        if (sw, sh) != (w, h):
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            img = cv2.resize(image, (sw, sh), interpolation=interp)
+        if flip:
+            img = img[:, ::-1]
+        boxes, scores = [], []
+        for y0 in tile_starts(sh, tile, overlap):
+            for x0 in tile_starts(sw, tile, overlap):
+                xyxy, score = self.detect_at(img[y0:y0 + tile, x0:x0 + tile], 1.0, threshold)
+                boxes.append(xyxy + np.float32([x0, y0, x0, y0]))
+                scores.append(score)
+        xyxy, score = np.concatenate(boxes), np.concatenate(scores)
+        if flip:
+            xyxy[:, [0, 2]] = sw - xyxy[:, [2, 0]]
+        xyxy *= np.float32([w / sw, h / sh, w / sw, h / sh])
+        return xyxy, score
 
     def detect_at(self, image: np.ndarray, scale: float,
                   threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -216,6 +326,18 @@ class CenterFaceDetector:
         return xyxy, score
 
 
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of side `tile` along `length`, neighbours sharing >= `overlap`.
+
+    The first tile starts at 0, the last ends at `length`, the rest are spread evenly between.
+    """
+    if length <= tile:
+        return [0]
+    n = -(-(length - overlap) // (tile - overlap))
+    n = max(n, 2)
+    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
+
+
 def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray,
            threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """CenterFace's heatmap, size and offset maps (stride 4) to xyxy boxes and scores."""
@@ -231,24 +353,76 @@ def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray,
     return xyxy.astype(np.float32), hm[ys, xs].astype(np.float32)
 
 
-def merge_union(xyxy: np.ndarray, score: np.ndarray,
-                iou: float) -> tuple[np.ndarray, np.ndarray]:
+def overlap_links(boxes: np.ndarray, iou: float, contain: float = 1.0,
+                  first_only: bool = False) -> np.ndarray:
+    """(N, N) bool: pairs that are one object, IoU above `iou`, or (when `contain` < 1) with
+    more than `contain` of the smaller box's area inside the other. `first_only`: only the
+    first box against all, (1, N)."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    a = boxes[:1] if first_only else boxes
+    link = iou_matrix(a, boxes) > iou
+    if contain < 1.0:
+        w = np.minimum(a[:, None, 2], boxes[None, :, 2]) - np.maximum(a[:, None, 0],
+                                                                      boxes[None, :, 0])
+        h = np.minimum(a[:, None, 3], boxes[None, :, 3]) - np.maximum(a[:, None, 1],
+                                                                      boxes[None, :, 1])
+        inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        area_a = area[:1] if first_only else area
+        smaller = np.minimum(area_a[:, None], area[None, :])
+        link |= inter > contain * np.maximum(smaller, 1e-12)
+    return link
+
+
+def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float, contain: float = 1.0) -> np.ndarray:
+    """Greedy NMS (best score first) that also suppresses boxes mostly inside a kept one when
+    `contain` < 1 (see overlap_links); with contain 1.0 it is geometry.nms itself."""
+    if contain >= 1.0:
+        return geometry_nms(xyxy, scores, iou)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        link = overlap_links(np.concatenate([boxes[i:i + 1], boxes[rest]]), iou, contain,
+                             first_only=True)
+        order = rest[~link[0, 1:]]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def run_support(xyxy: np.ndarray, run: np.ndarray, iou: float) -> np.ndarray:
+    """For each box, how many distinct runs (pass and mirroring) found a box on it: itself
+    and every box of IoU above `iou`."""
+    boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    out = np.zeros(len(boxes), np.int64)
+    for i in range(0, len(boxes), 512):  # bounded memory on crowded frames
+        link = iou_matrix(boxes[i:i + 512], boxes) > iou
+        link[np.arange(len(link)), np.arange(i, i + len(link))] = True
+        out[i:i + 512] = [len(np.unique(run[row])) for row in link]
+    return out
+
+
+def merge_union(xyxy: np.ndarray, score: np.ndarray, iou: float,
+                contain: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Greedy NMS that replaces each kept box by the union of the boxes it suppresses.
 
     Plain NMS throws the suppressed boxes away; for hiding, their extent is evidence of where
-    the face is, so the kept box grows to cover them (recall first).
+    the face is, so the kept box grows to cover them (recall first). `contain` < 1 also
+    merges a box mostly inside another (see overlap_links).
     """
     if len(score) == 0:
         return xyxy.reshape(-1, 4).astype(np.float32), score.astype(np.float32)
     order = np.argsort(-score, kind="stable")
     boxes, scores = xyxy[order].astype(np.float64), score[order]
-    ious = iou_matrix(boxes, boxes)
+    link = overlap_links(boxes, iou, contain)
     alive = np.ones(len(boxes), bool)
     out_b, out_s = [], []
     for i in range(len(boxes)):
         if not alive[i]:
             continue
-        group = alive & (ious[i] > iou)
+        group = alive & link[i]
         group[i] = True
         alive &= ~group
         g = boxes[group]
