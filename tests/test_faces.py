@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from faceless.core.errors import AnalysisError, ConfigError, ModelError
+from faceless.core.geometry import iou_matrix
 from faceless.core.types import Kind
 from faceless.detect.base import Detector
 from faceless.detect.faces import (
+    CENTERFACE_INT8_SHA256,
     CENTERFACE_SHA256,
     CenterFaceDetector,
     FaceOptions,
@@ -21,6 +23,7 @@ from faceless.detect.faces import (
     thorough,
     tile_starts,
 )
+from mediagen import portrait_scene
 
 ASTRONAUT_FACE = (171, 33, 281, 187)  # measured by eye on the 512x512 photo
 
@@ -79,8 +82,32 @@ def test_wrong_input_is_an_analysis_error(detector):
 
 
 def test_model_card_pins_the_shipped_weights(detector):
+    # On a CPU-only machine "auto" runs the int8 model that ships inside faceless.
     card = detector.card
-    assert card.sha256 == CENTERFACE_SHA256 and card.licence == "MIT"
+    assert detector.precision() in ("int8", "fp32")
+    expected = CENTERFACE_INT8_SHA256 if detector.precision() == "int8" else CENTERFACE_SHA256
+    assert card.sha256 == expected and card.licence == "MIT"
+    fp32 = CenterFaceDetector(FaceOptions(precision="fp32"))
+    assert fp32.card.sha256 == CENTERFACE_SHA256 and fp32.precision() == "fp32"
+
+
+@pytest.mark.parametrize("side", [48, 96, 200, 400])
+def test_int8_and_fp32_models_find_the_same_face(side):
+    """The quantized model is a speed-up, not a different detector."""
+    frame, face = portrait_scene(side=side, size=(side + 64, side + 48))
+    boxes = {}
+    for precision in ("int8", "fp32"):
+        det = CenterFaceDetector(FaceOptions(precision=precision))
+        found = det.detect(frame)
+        overlap = iou_matrix(found.xyxy, np.array([face]))[:, 0]
+        assert overlap.max() > 0.4, precision
+        boxes[precision] = found.xyxy[[int(overlap.argmax())]]
+    assert iou_matrix(boxes["int8"], boxes["fp32"])[0, 0] > 0.8
+
+
+def test_precision_is_validated():
+    with pytest.raises(ConfigError):
+        FaceOptions(precision="int4")
 
 
 def test_a_tampered_model_is_refused(tmp_path):

@@ -27,7 +27,7 @@ from faceless.core.errors import (
 from faceless.core.geometry import scale_box
 from faceless.core.types import Decision, Detections, FrameRef, Kind, Region
 from faceless.detect.base import Detector, sha256_file
-from faceless.detect.faces import CenterFaceDetector, FaceOptions
+from faceless.detect.faces import CenterFaceDetector, FaceOptions, thorough
 from faceless.detect.guided import GuidedFaces, Look, ScheduleOptions
 from faceless.detect.plates import PlateDetector, PlateOptions
 from faceless.detect.text import TextDetector, TextOptions
@@ -131,8 +131,8 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
 
     fast: full face looks every 30th frame, a 512 px pass between, plates searched every 6th
     frame (bulk work; its recall cost is in docs/benchmarks.md). default: `base` unchanged.
-    thorough: every face pass on every frame plus an upscaled pass for tiny faces, plates
-    and text searched on every frame (recall over time).
+    thorough: the face passes of `detect.faces.thorough` (1x/2x/3x, mirrored, tiled) on
+    every frame, plates and text searched on every frame (recall over time).
     """
     base = base or Options()
     if mode == "default":
@@ -141,8 +141,7 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
         return replace(base, schedule=ScheduleOptions(full_every=30, low_side=512),
                        text_every=max(base.text_every, 6))
     if mode == "thorough":
-        scales = tuple(dict.fromkeys((*base.face.scales, 2.0)))
-        return replace(base, schedule=None, text_every=1, face=replace(base.face, scales=scales))
+        return replace(base, schedule=None, text_every=1, face=thorough(base.face))
     raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
 
 

@@ -25,7 +25,7 @@ from rich.progress import (
 from faceless.anonymize.operators import Operator, OperatorSpec, Shape
 from faceless.core.errors import ConfigError, FacelessError
 from faceless.core.types import Kind
-from faceless.detect.faces import FaceOptions
+from faceless.detect.faces import PRECISIONS, FaceOptions
 from faceless.detect.guided import ScheduleOptions
 from faceless.media.files import is_output_name
 from faceless.media.image import IMAGE_EXTENSIONS, ImageOptions
@@ -89,6 +89,9 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                         "covered (default %(default)s)")
     g.add_argument("--model", type=Path, help="a CenterFace-compatible ONNX file to use "
                    "instead of the shipped one")
+    g.add_argument("--precision", choices=list(PRECISIONS), default=FaceOptions.precision,
+                   help="face model: int8 (about 2x faster on CPUs, same recall), fp32, or auto "
+                        "(int8 on the CPU, fp32 on CUDA; default %(default)s)")
     g = p.add_argument_group("video tracking")
     g.add_argument("--no-track", action="store_true",
                    help="frame by frame only: no gap filling, track extension or low-score "
@@ -161,7 +164,8 @@ def build_options(a: argparse.Namespace) -> Options:
     face = FaceOptions()
     if hasattr(a, "threshold"):
         face = FaceOptions(threshold=a.threshold, scales=_floats(a.scales, "scales"),
-                           coarse_side=a.coarse_side, model_path=a.model)
+                           coarse_side=a.coarse_side, model_path=a.model,
+                           precision=a.precision)
     kw: dict[str, Any] = {"face": face}
     if hasattr(a, "hide"):
         kw["hide"] = _kinds(a.hide)

