@@ -40,7 +40,7 @@ def test_plan_records_the_plate_kind_and_fill(tmp_path):
     plan = detect_file(src)
     assert [str(r.kind) for r in plan.frames[0].regions] == ["plate"]
     assert plan.settings["plate_operator"]["operator"] == "fill"
-    assert {c["name"] for c in plan.models} >= {"CenterFace"}
+    assert any(c["name"].startswith("CenterFace") for c in plan.models)
     assert len(plan.models) == 3, "face model, text detection and recognition models"
 
 
