@@ -129,8 +129,9 @@ MODES = ("fast", "default", "thorough")
 def mode_options(mode: str, base: Options | None = None) -> Options:
     """`base` (default: Options()) set up for one of the speed/recall MODES.
 
-    fast: full face looks every 30th frame, a 512 px pass between, plates searched every 6th
-    frame (bulk work; its recall cost is in docs/benchmarks.md). default: `base` unchanged.
+    fast: the int8 face model, full face looks every 30th frame, a 512 px pass between,
+    plates searched every 6th frame (bulk work; its recall cost is in docs/benchmarks.md).
+    default: `base` unchanged.
     thorough: the face passes of `detect.faces.thorough` (1x/2x/3x, mirrored, tiled) on
     every frame, plates and text searched on every frame (recall over time).
     """
@@ -139,7 +140,8 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
         return base
     if mode == "fast":
         return replace(base, schedule=ScheduleOptions(full_every=30, low_side=512),
-                       text_every=max(base.text_every, 6))
+                       text_every=max(base.text_every, 6),
+                       face=replace(base.face, precision="int8"))
     if mode == "thorough":
         return replace(base, schedule=None, text_every=1, face=thorough(base.face))
     raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")

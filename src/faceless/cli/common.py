@@ -89,9 +89,10 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                         "covered (default %(default)s)")
     g.add_argument("--model", type=Path, help="a CenterFace-compatible ONNX file to use "
                    "instead of the shipped one")
-    g.add_argument("--precision", choices=list(PRECISIONS), default=FaceOptions.precision,
-                   help="face model: int8 (about 2x faster on CPUs, same recall), fp32, or auto "
-                        "(int8 on the CPU, fp32 on CUDA; default %(default)s)")
+    g.add_argument("--precision", choices=list(PRECISIONS), default=None,
+                   help="face model: fp32, or int8 (about 2x faster on CPUs, same recall on "
+                        "normal footage, misses dark low-contrast faces; --fast uses it; "
+                        "default %(default)s)")
     g = p.add_argument_group("video tracking")
     g.add_argument("--no-track", action="store_true",
                    help="frame by frame only: no gap filling, track extension or low-score "
@@ -165,7 +166,7 @@ def build_options(a: argparse.Namespace) -> Options:
     if hasattr(a, "threshold"):
         face = FaceOptions(threshold=a.threshold, scales=_floats(a.scales, "scales"),
                            coarse_side=a.coarse_side, model_path=a.model,
-                           precision=a.precision)
+                           precision=a.precision or FaceOptions.precision)
     kw: dict[str, Any] = {"face": face}
     if hasattr(a, "hide"):
         kw["hide"] = _kinds(a.hide)
@@ -184,6 +185,8 @@ def build_options(a: argparse.Namespace) -> Options:
     if getattr(a, "model", None) is not None and not a.model.is_file():
         raise ConfigError(f"--model {a.model}: no such file")
     opts = mode_options(getattr(a, "mode", None) or "default", Options(**kw))
+    if getattr(a, "precision", None):  # an explicit --precision wins over the mode's
+        opts = replace(opts, face=replace(opts.face, precision=a.precision))
     if getattr(a, "full_every", None) is not None:
         if opts.schedule is None:
             raise UsageError("--full-every cannot be combined with --thorough (which looks at "

