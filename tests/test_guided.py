@@ -66,6 +66,18 @@ def test_full_looks_come_on_schedule_and_after_cuts():
     assert all(c[1] == (720, 1280) and c[2] == pytest.approx(0.5) for c in low)
 
 
+def test_the_low_pass_runs_on_every_nth_frame_and_closer_looks_on_every_frame():
+    det = Recorder()
+    g = GuidedFaces(det, ScheduleOptions(full_every=8, low_every=2))
+    small_face = np.array([[600, 300, 616, 316]], np.float64)
+    for _ in range(5):
+        g.detect_all(HD, small_face)
+    low = [c for c in det.calls if c[0] == "pass" and c[2] < 1]
+    closer = [c for c in det.calls if c[0] == "pass" and c[2] > 1]
+    assert kinds(det.calls).count("full") == 1 and len(low) == 2  # frames 2 and 4
+    assert len(closer) == 5  # the unfound small face gets one on every frame
+
+
 def test_small_frames_get_the_full_look_every_frame():
     det = Recorder()
     g = GuidedFaces(det, ScheduleOptions(full_every=8))
@@ -77,7 +89,7 @@ def test_small_frames_get_the_full_look_every_frame():
 def test_closer_looks_only_where_a_small_expected_face_was_not_found():
     found = (100, 100, 120, 120)
     det = Recorder(faces=[found])
-    g = GuidedFaces(det, ScheduleOptions(full_every=8))
+    g = GuidedFaces(det, ScheduleOptions(full_every=8, low_every=1))
     g.detect_all(HD)  # the first frame is a full look
     det.calls.clear()
     missing = (600, 300, 616, 316)  # 16 px: 8 px in the low pass
@@ -91,7 +103,7 @@ def test_closer_looks_only_where_a_small_expected_face_was_not_found():
 
 
 def test_options_are_validated():
-    for bad in ({"full_every": 0}, {"low_side": 100}, {"closer_max_scale": 9},
+    for bad in ({"full_every": 0}, {"low_side": 100}, {"closer_max_scale": 9}, {"low_every": 0},
                 {"max_closer": -1}):
         with pytest.raises(ConfigError):
             ScheduleOptions(**bad)
@@ -114,7 +126,7 @@ def test_a_closer_look_finds_the_small_face_the_low_pass_misses():
     det = CenterFaceDetector()
     low, _ = det.detect_at(frame, 0.5, det.options.threshold)
     assert len(low) == 0, "precondition: at half resolution the 17 px face is lost"
-    g = GuidedFaces(det, ScheduleOptions(full_every=8))
+    g = GuidedFaces(det, ScheduleOptions(full_every=8, low_every=1))
     first, _, look = g.detect_all(frame)
     assert look.full and len(first) == 1
     sure, _, look = g.detect_all(frame, first.xyxy)
