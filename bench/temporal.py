@@ -21,16 +21,20 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import math
 import os
 import pickle
 import platform
 import re
+import shlex
 import shutil
+import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
@@ -59,6 +63,10 @@ GIRL = VIDEOS / "otb-girl" / "Girl"
 
 FPS = 30
 COVER = 0.7  # share of a face box that must be masked (redaction_eval's --cover)
+# Judged by output pixels (--tool): a pixel is changed when a channel differs by more than
+# this after both videos are decoded. Re-encoding alone moves 99.9% of pixels by less (see
+# docs/benchmarks-temporal.md, "Peers judged by output pixels").
+CHANGED = 24
 GROW = 0.2  # over-redaction ignores labelled boxes grown this much per side (redaction_eval)
 CONTEXT = 2.4  # a face crop is this many times the face box, centred on it
 MIN_CONTEXT = 2.0
@@ -164,13 +172,13 @@ def make_sprite(src: FaceSource) -> Sprite | None:
     return Sprite(crop, alpha, box, src.label)
 
 
-def pick_sprites(n: int, rng: np.random.Generator) -> list[Sprite]:
+def pick_sprites(n: int, rng: np.random.Generator, min_side: float = 56.0) -> list[Sprite]:
     """n sprites from distinct source faces that faceless finds in their crop at 64 px.
 
     The benchmark measures what happens over time, not still-image recall (bench/recall.py
     does that), so a face the detector cannot find even when still and sharp is left out.
     """
-    pool = face_sources()
+    pool = face_sources(min_side)
     det = CenterFaceDetector(FaceOptions())
     out: list[Sprite] = []
     for i in rng.permutation(len(pool)):
@@ -204,9 +212,26 @@ def _video_frames(path: Path, start: int, n: int) -> list[np.ndarray]:
     return out
 
 
+def _image_frames(folder: Path, n: int) -> list[np.ndarray]:
+    """n frames from a folder of JPEGs, played back and forth when it holds fewer."""
+    out = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.jpg"))[:n]]
+    while len(out) < n:
+        out.extend(out[-2::-1][: n - len(out)])
+    return out
+
+
 def background(name: str, n: int, size: tuple[int, int]) -> list[np.ndarray]:
     """n frames of a real background scene at `size` (W, H)."""
     h = size[1]
+    if name == "square":  # MOT17-04: a 1920x1080 night-time square seen from above (8 frames)
+        frames = _image_frames(VIDEOS / "mot17-mini" / "MOT17-mini" / "train"
+                               / "MOT17-04-FRCNN" / "img1", n)
+        return [f if f.shape[1::-1] == size else
+                cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+    if name == "carpark":  # EgoBlur gen2: a 2560x1920 fisheye car park (24 frames), the 16:9
+        frames = _video_frames(VIDEOS / "egoblur-demo" / "gen2" / "demo_assets"  # middle band
+                               / "test_lp_video.mp4", 0, n)
+        return [cv2.resize(f[240:1680], size, interpolation=cv2.INTER_AREA) for f in frames]
     if name == "pets":  # campus CCTV, 480x360, small pedestrians
         frames = _video_frames(VIDEOS / "pets2009-vtest" / "vtest.mp4", 0, n)
         return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
@@ -256,9 +281,12 @@ class FaceTrack:
                 cx + (x2 - x1) * k / 2, cy + (y2 - y1) * k / 2)
 
 
-def _sizes(rng: np.random.Generator, n: int) -> np.ndarray:
-    lo = rng.uniform(SIZE_RANGE[0] - 2, 40)
-    hi = rng.uniform(70, SIZE_RANGE[1])
+def _sizes(rng: np.random.Generator, n: int,
+           sizes: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """Face sizes over n frames: from a low in [a, b) to a high in [c, d) and back or not."""
+    a, b, c, d = sizes or (SIZE_RANGE[0] - 2, 40, 70, SIZE_RANGE[1])
+    lo = rng.uniform(a, b)
+    hi = rng.uniform(c, d)
     u = np.arange(n) / max(1, n - 1)
     shape = rng.choice(["grow", "shrink", "pulse", "dip"])
     if shape == "grow":
@@ -273,11 +301,12 @@ def _sizes(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _path(rng: np.random.Generator, kind: str, side: np.ndarray,
-          size: tuple[int, int]) -> np.ndarray:
+          size: tuple[int, int], speed_scale: float = 1.0) -> np.ndarray:
     """Centres along a linear, curved or zig-zag path, bouncing off the frame's edges."""
     w, h = size
     n = len(side)
     speed = rng.uniform(2.0, 8.0) if kind != "zigzag" else rng.uniform(4.0, 12.0)
+    speed *= speed_scale
     angle = rng.uniform(0, 2 * np.pi)
     turn = rng.choice([-1, 1]) * rng.uniform(0.03, 0.08)  # curved: radians per frame
     period = int(rng.integers(10, 22))  # zig-zag: frames per leg
@@ -319,7 +348,9 @@ def _overlap_frames(a: FaceTrack, b: FaceTrack) -> int:
 
 
 def plan_faces(rng: np.random.Generator, sprites: list[Sprite], n: int,
-               size: tuple[int, int]) -> list[FaceTrack]:
+               size: tuple[int, int],
+               sizes: tuple[float, float, float, float] | None = None,
+               speed_scale: float = 1.0) -> list[FaceTrack]:
     """Paths that keep faces apart (rejection sampling), occlusions, low-contrast stretches."""
     kinds = ["linear", "curved", "zigzag"]
     tracks: list[FaceTrack] = []
@@ -327,8 +358,9 @@ def plan_faces(rng: np.random.Generator, sprites: list[Sprite], n: int,
         kind = kinds[(i + int(rng.integers(3))) % 3]
         best, best_clash = None, None
         for _ in range(200):
-            side = _sizes(rng, n)
-            ft = FaceTrack(sp, kind, _path(rng, kind, side, size), side, np.ones(n), np.ones(n))
+            side = _sizes(rng, n, sizes)
+            ft = FaceTrack(sp, kind, _path(rng, kind, side, size, speed_scale), side,
+                           np.ones(n), np.ones(n))
             clash = sum(_overlap_frames(ft, o) for o in tracks)
             if best_clash is None or clash < best_clash:
                 best, best_clash = ft, clash
@@ -526,6 +558,9 @@ class ClipSpec:
     background: str
     size: tuple[int, int]
     faces: int
+    # face sizes: the low drawn from [a, b), the high from [c, d) (None: SIZE_RANGE's default)
+    sizes: tuple[float, float, float, float] | None = None
+    speed_scale: float = 1.0  # px per frame, relative to the 360-line clips
 
 
 CLIPS = (
@@ -535,20 +570,39 @@ CLIPS = (
     ClipSpec("pets-zoom", "pets-zoom", (640, 360), 5),
 )
 
+# HD clips: real 1080p (and larger) footage at 1280x720 and 1920x1080, faces from ~20 to
+# ~200 px drawn from larger source faces (>= 80 px), moving proportionally faster.
+HD_SIZES = (18.0, 50.0, 90.0, 200.0)
+HD_CLIPS = (
+    ClipSpec("square-720", "square", (1280, 720), 5, HD_SIZES, 1.5),
+    ClipSpec("carpark-720", "carpark", (1280, 720), 5, HD_SIZES, 1.5),
+    ClipSpec("square-1080", "square", (1920, 1080), 6, HD_SIZES, 2.0),
+    ClipSpec("carpark-1080", "carpark", (1920, 1080), 6, HD_SIZES, 2.0),
+)
+CLIP_SETS = {"default": CLIPS, "hd": HD_CLIPS}
+HD_MIN_SIDE = 80.0
+
 
 def generate(specs: list[ClipSpec], frames: int, seed: int, out: Path) -> list[Path]:
     """Write NAME.mp4 and NAME.json (ground truth) for each clip; return the JSON paths.
 
-    A clip is the same whichever others are generated with it (faces are drawn for all CLIPS).
+    A clip is the same whichever others are generated with it (faces are drawn for all clips
+    of its set, CLIPS or HD_CLIPS).
     """
-    rng = np.random.default_rng(seed)
-    sprites = pick_sprites(sum(s.faces for s in CLIPS), rng)
+    sprites: dict[bool, list[Sprite]] = {}
     paths = []
     for spec in specs:
-        k = CLIPS.index(spec)
-        used = sum(c.faces for c in CLIPS[:k])
-        crng = np.random.default_rng([seed, k])
-        faces = plan_faces(crng, sprites[used:used + spec.faces], frames, spec.size)
+        hd = spec in HD_CLIPS
+        clipset = HD_CLIPS if hd else CLIPS
+        if hd not in sprites:  # the default set's draws are those it always had
+            rng = np.random.default_rng([seed, 1080] if hd else seed)
+            sprites[hd] = pick_sprites(sum(s.faces for s in clipset), rng,
+                                       HD_MIN_SIDE if hd else 56.0)
+        k = clipset.index(spec)
+        used = sum(c.faces for c in clipset[:k])
+        crng = np.random.default_rng([seed, 1080, k] if hd else [seed, k])
+        faces = plan_faces(crng, sprites[hd][used:used + spec.faces], frames, spec.size,
+                           spec.sizes, spec.speed_scale)
         bg = background(spec.background, frames, spec.size)
         images, records = render_clip(spec.name, bg, faces, crng)
         write_video(out / f"{spec.name}.mp4", images)
@@ -633,6 +687,33 @@ class CachedDetector:
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_all(image, candidates=False)[0]
 
+    def detect_at(self, image: np.ndarray, scale: float,
+                  threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """One pass at one scale on a frame or a crop, computed once per (pixels, shape,
+        scale, threshold); copies, so a caller that edits them leaves the cache alone."""
+        digest = hashlib.blake2b(image.tobytes(), digest_size=16,
+                                 person=b"detect_at").digest()
+        key = ("detect_at", digest, image.shape, str(image.dtype), float(scale),
+               float(threshold))
+        if key not in self.store:
+            self.stats["calls"] += 1
+            self.stats["detect_at"] = self.stats.get("detect_at", 0) + 1
+            xyxy, score = self.inner.detect_at(image, scale, threshold)
+            self.store[key] = (np.array(xyxy, np.float32), np.array(score, np.float32))
+        xyxy, score = self.store[key]
+        return xyxy.copy(), score.copy()
+
+    @property
+    def options(self) -> FaceOptions:
+        """The wrapped detector's options, with this view's candidate threshold."""
+        return replace(self.inner.options, candidate_threshold=self.min_score)
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else the pipeline asks of a face detector goes to it uncached.
+        if name == "inner" or "inner" not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
 
 # --------------------------------------------------------------------------- scoring
 
@@ -651,6 +732,8 @@ class Score:
     over_added: dict[str, list[float]] = field(default_factory=dict)
     leaks: list[dict[str, Any]] = field(default_factory=list)  # one per leaked face-frame
     conditions: dict[str, list[int]] = field(default_factory=dict)  # name -> [frames, leaked]
+    # every in-view face-frame: (clip, face, frame) -> (face size px, share of the box covered)
+    covered: dict[tuple[str, int, int], tuple[float, float]] = field(default_factory=dict)
 
     @property
     def over_redaction(self) -> float:
@@ -670,6 +753,7 @@ class Score:
             c = self.conditions.setdefault(k, [0, 0])
             c[0] += n
             c[1] += m
+        self.covered.update(other.covered)
 
 
 ADDED = ("smoothed track box", "held after the last detection", "gap filled between detections",
@@ -692,8 +776,13 @@ def conditions_of(rec: dict[str, Any], since_occlusion: int | None) -> list[str]
 
 
 def score_frames(gt: dict[str, Any], regions: dict[int, list[Region]], spec,
-                 clip: str, mask_scale: float, breakdown: bool = False) -> Score:
-    """Judge per-frame regions against ground truth records (all frames of one clip)."""
+                 clip: str, mask_scale: float, breakdown: bool = False,
+                 masks: Callable[[int], np.ndarray] | None = None) -> Score:
+    """Judge per-frame regions against ground truth records (all frames of one clip).
+
+    With `masks`, frame t's covered pixels are masks(t) (called once per frame, in order)
+    instead of the pixels the regions' operator replaces; `regions` may then be empty.
+    """
     w, h = gt["width"], gt["height"]
     by_frame: dict[int, list[dict[str, Any]]] = {}
     for r in gt["boxes"]:
@@ -704,9 +793,12 @@ def score_frames(gt: dict[str, Any], regions: dict[int, list[Region]], spec,
     leaked_faces: set[Any] = set()
     seen_faces: set[Any] = set()
     for t in range(gt["frames"]):
-        if t not in regions:
+        if masks is not None:
+            mask = masks(t)
+        elif t not in regions:
             raise RuntimeError(f"{clip}: no plan entry for frame {t}")
-        mask = redaction_mask(h, w, regions[t], spec)
+        else:
+            mask = redaction_mask(h, w, regions[t], spec)
         outside = np.ones((h, w), bool)
         for r in by_frame.get(t, []):
             bw, bh = r["x2"] - r["x1"], r["y2"] - r["y1"]
@@ -715,7 +807,7 @@ def score_frames(gt: dict[str, Any], regions: dict[int, list[Region]], spec,
             gy2 = int(min(h, r["y2"] + GROW * bh + 1))
             outside[gy1:gy2, gx1:gx2] = False
         sc.over.append(float(mask[outside].mean()) if outside.any() else 0.0)
-        if breakdown:
+        if breakdown and masks is None:
             added = [g for g in regions[t] if g.origin is Origin.TRACKED]
             raw = redaction_mask(h, w, [g for g in regions[t] if g.origin is not Origin.TRACKED],
                                  spec) if added else None
@@ -737,6 +829,7 @@ def score_frames(gt: dict[str, Any], regions: dict[int, list[Region]], spec,
                 continue
             frac = float(mask[y1:y2, x1:x2].mean())
             sc.face_frames += 1
+            sc.covered[(clip, fid, t)] = (float(r["size"]), frac)
             since = t - last_hidden[fid] if fid in last_hidden else None
             conds = conditions_of(r, since)
             leak = frac < COVER
@@ -751,7 +844,7 @@ def score_frames(gt: dict[str, Any], regions: dict[int, list[Region]], spec,
                 leaked_faces.add(fid)
                 gtb = np.array([[r["x1"], r["y1"], r["x2"], r["y2"]]])
                 best, origin = 0.0, "none"
-                for reg in regions[t]:  # which region came closest (unscaled to face size)
+                for reg in regions.get(t, []):  # the closest region (unscaled to face size)
                     x_1, y_1, x_2, y_2 = reg.box
                     cx, cy = (x_1 + x_2) / 2, (y_1 + y_2) / 2
                     hw, hh = (x_2 - x_1) / 2 / mask_scale, (y_2 - y_1) / 2 / mask_scale
@@ -774,6 +867,28 @@ def score_frames(gt: dict[str, Any], regions: dict[int, list[Region]], spec,
 
 def plan_regions(plan: Plan) -> dict[int, list[Region]]:
     return {f.index: f.regions for f in plan.frames}
+
+
+def changed_masks(src: Path, out: Path, threshold: int = CHANGED) -> Iterator[np.ndarray]:
+    """Per frame, the pixels of `out` that differ from `src` by more than `threshold` in
+    some channel, both decoded (faceless's reader). An output of another size is resized
+    to the input's first. Fails when the output has fewer frames than the input."""
+    outs = iter_frames(out)
+    for t, vf in enumerate(iter_frames(src)):
+        of = next(outs, None)
+        if of is None:
+            raise RuntimeError(f"{out} ends at frame {t}; {src} has more")
+        a, b = vf.image, of.image
+        if b.shape != a.shape:
+            b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
+        yield np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=2) > threshold
+
+
+def score_pixels(gt: dict[str, Any], src: Path, out: Path, clip: str,
+                 threshold: int = CHANGED) -> Score:
+    """score_frames with the pixels an anonymizer's output changed as the mask."""
+    gen = changed_masks(src, out, threshold)
+    return score_frames(gt, {}, None, clip, 1.0, masks=lambda t: next(gen))
 
 
 # --------------------------------------------------------------------------- runs
@@ -845,6 +960,70 @@ def run_clip(mode: Mode, video: Path, det: CachedDetector, work: Path,
                        plan_path=plan_path)
         return plan_regions(Plan.load(plan_path))
     return plan_regions(detect_file(video, engine=eng))
+
+
+@dataclass(frozen=True)
+class Tool:
+    """An anonymizer run as a command on each clip's video, judged by its output pixels.
+
+    `deface [ARGS]` runs `deface IN -o OUT ARGS`; `faceless [ARGS]` runs
+    `faceless run IN -o OUT -q --overwrite --hide face ARGS` (faces only, as the in-process
+    modes, which load no plate detector; `--hide face,plate` after it puts plates back);
+    anything else is a command line holding {in} and {out}. `{magenta}` in any argument is
+    a 16x16 magenta PNG (for `deface --replacewith img --replaceimg {magenta}`: a fill no
+    face pixel is near, where black leaves dark faces and black cloth masks unchanged).
+    """
+
+    name: str
+    argv: tuple[str, ...]
+
+    def command(self, src: Path, dst: Path) -> list[str]:
+        prog, *extra = self.argv
+        if any("{magenta}" in x for x in self.argv):
+            png = dst.parent / "magenta.png"
+            if not png.exists():
+                Image.new("RGB", (16, 16), (255, 0, 255)).save(png)
+            extra = [x.replace("{magenta}", str(png)) for x in extra]
+        if prog == "deface":
+            return [_program("deface"), str(src), "-o", str(dst), *extra]
+        if prog == "faceless":
+            return [_program("faceless"), "run", str(src), "-o", str(dst), "-q", "--overwrite",
+                    "--hide", "face", *extra]
+        return [x.replace("{in}", str(src)).replace("{out}", str(dst)) for x in [prog, *extra]]
+
+
+def _program(name: str) -> str:
+    """A console script beside this Python (the project's venv), else on PATH."""
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.exists() else shutil.which(name)
+    if found is None:
+        raise SystemExit(f"--tool: {name} not found beside {sys.executable} or on PATH")
+    return found
+
+
+def parse_tool(text: str) -> Tool:
+    argv = tuple(shlex.split(text))
+    if not argv:
+        raise SystemExit("--tool: empty")
+    if argv[0] not in ("deface", "faceless") and not ("{in}" in text and "{out}" in text):
+        raise SystemExit(f"--tool {text!r}: deface [ARGS], faceless [ARGS], or a command "
+                         "with {in} and {out}")
+    return Tool(" ".join(argv), argv)
+
+
+def run_tool(tool: Tool, video: Path, dst: Path) -> float:
+    """Run the tool on one video; wall time in seconds. Its output goes to dst.log."""
+    dst.unlink(missing_ok=True)
+    cmd = tool.command(video, dst)
+    t0 = time.monotonic()
+    with dst.with_suffix(".log").open("w") as log:
+        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL).returncode
+    took = time.monotonic() - t0
+    if rc != 0 or not dst.exists():
+        tail = dst.with_suffix(".log").read_text()[-2000:]
+        raise RuntimeError(f"{shlex.join(cmd)} failed (exit {rc}):\n{tail}")
+    return took
 
 
 def girl_data() -> tuple[list[np.ndarray], dict[str, Any]]:
@@ -1048,6 +1227,132 @@ def girl_sheet(frames: list[np.ndarray], gt: dict[str, Any], leaks: dict[str, li
     sheet.save(path)
 
 
+def select_clips(text: str) -> list[ClipSpec]:
+    """Comma-separated clip names and set names (default, hd), in the order given."""
+    out: list[ClipSpec] = []
+    every = {c.name: c for c in CLIPS + HD_CLIPS}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        add = CLIP_SETS.get(item) or ((every[item],) if item in every else None)
+        if add is None:
+            raise SystemExit(f"--clips: unknown clip or set {item!r}")
+        out += [c for c in add if c not in out]
+    return out
+
+
+def set_label(specs: list[ClipSpec]) -> str:
+    if all(c in CLIPS for c in specs):
+        return "synthetic"
+    if all(c in HD_CLIPS for c in specs):
+        return "synthetic HD"
+    return "synthetic (default + HD)"
+
+
+def pixel_note(changed: int = CHANGED) -> str:
+    return ("Rows in backticks are commands run on each clip's video; rows marked \"output "
+            "pixels\" are the videos the in-process modes rendered. Both are judged by what "
+            "changed: a pixel is changed when a channel differs by more than "
+            f"{changed} between the decoded input and the decoded output (an output of another "
+            "size is resized back first), and a face is covered in a frame when >= 70% of its "
+            "box changed. Over-redaction is the changed share of the pixels outside every "
+            "labelled box grown 20% per side. Blurring a flat, dark or low-contrast face "
+            "changes fewer of its pixels than masking it, so a pixel row can leak where the "
+            "same run's mask row does not.")
+
+
+def all_clip_table(all_clip: list[tuple[str, dict[str, Any], dict[str, Score]]],
+                   names: list[str]) -> str:
+    lines = ["| clip | size | mode or tool | leaked face-frames | longest leak | faces that leak "
+             "| over-redaction |", "|---|---|---|---|---|---|---|"]
+    for clip, gt, scores in all_clip:
+        for k in names:
+            if k in scores:
+                s = scores[k]
+                lines.append(f"| {clip} | {gt['width']}x{gt['height']} | {k} | {s.leaked} / "
+                             f"{s.face_frames} | {s.longest} | {s.leaking_faces} / {s.faces} | "
+                             f"{s.over_redaction:.2%} |")
+    return "\n".join(lines)
+
+
+SIZE_BINS = (0, 32, 64, 128, 10 ** 6)
+
+
+def size_table(scores: dict[str, Score], names: list[str]) -> str:
+    bins = list(itertools.pairwise(SIZE_BINS))
+    heads = [f"< {b} px" if a == 0 else f">= {a} px" if b == SIZE_BINS[-1] else f"{a}-{b} px"
+             for a, b in bins]
+    first = scores[names[0]].covered.values()
+    counts = [sum(a <= z < b for z, _ in first) for a, b in bins]
+    lines = ["| mode or tool | " + " | ".join(f"{h} ({n} face-frames)"
+                                            for h, n in zip(heads, counts, strict=True)) + " |",
+             "|---|" + "---|" * len(bins)]
+    for k in names:
+        if k not in scores:
+            continue
+        cells = []
+        for a, b in bins:
+            got = [f for z, f in scores[k].covered.values() if a <= z < b]
+            n = sum(f < COVER for f in got)
+            cells.append(f"{n} ({n / max(1, len(got)):.1%})")
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def time_table(times: dict[str, dict[str, float]],
+               all_clip: list[tuple[str, dict[str, Any], dict[str, Score]]]) -> str:
+    clips = [(c, gt) for c, gt, _ in all_clip]
+    lines = ["| tool | " + " | ".join(f"{c} ({gt['width']}x{gt['height']})" for c, gt in clips)
+             + " | all clips |", "|---|" + "---|" * (len(clips) + 1)]
+    for k, per in times.items():
+        cells = [f"{per[c]:.1f} s ({gt['frames'] / per[c]:.1f} fps)" for c, gt in clips]
+        total = sum(per.values())
+        frames = sum(gt["frames"] for _, gt in clips)
+        lines.append(f"| `{k}` | " + " | ".join(cells) +
+                     f" | {total:.0f} s ({frames / total:.1f} fps) |")
+    return "\n".join(lines)
+
+
+def agreement(all_clip: list[tuple[str, dict[str, Any], dict[str, Score]]], mode: str,
+              tools: list[Tool]) -> str:
+    """The default tracking run in process (its mask, and its rendered video's pixels) beside
+    each `faceless` command, face-frame by face-frame."""
+    clis = [t.name for t in tools if t.argv[0] == "faceless"]
+    if not clis:
+        return ""
+    rendered = f"{mode}, output pixels"
+    lines = ["| clip | judged by | leaked face-frames | verdicts that differ from the "
+             "in-process mask | verdicts that differ from the rendered video | over-redaction |",
+             "|---|---|---|---|---|---|"]
+
+    def differ(x: Score, y: Score | None) -> str:
+        if y is None:
+            return "–"
+        return str(sum((x.covered[k][1] >= COVER) != (y.covered[k][1] >= COVER)
+                       for k in x.covered))
+
+    total: dict[str, Score] = {}
+    for clip, _gt, scores in [*all_clip, ("all", {}, total)]:
+        if clip == "all":
+            for name in [mode, rendered, *clis]:
+                total[name] = Score()
+                for _, _, sc in all_clip:
+                    if name in sc:
+                        total[name].add(sc[name])
+            if rendered not in scores or not total[rendered].covered:
+                scores.pop(rendered, None)
+        m, r = scores[mode], scores.get(rendered)
+        lines.append(f"| {clip} | in-process `{mode}` mask | {m.leaked} / {m.face_frames} | "
+                     f"0 | {differ(m, r)} | {m.over_redaction:.2%} |")
+        if r is not None:
+            lines.append(f"| {clip} | its rendered video | {r.leaked} | {differ(m, r)} | 0 | "
+                         f"{r.over_redaction:.2%} |")
+        for name in clis:
+            c = scores[name]
+            lines.append(f"| {clip} | `{name}` | {c.leaked} | {differ(m, c)} | "
+                         f"{differ(r, c) if r is not None else '–'} | "
+                         f"{c.over_redaction:.2%} |")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -1066,8 +1371,10 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--frames", type=int, default=150, help="frames per clip")
-    ap.add_argument("--clips", default=",".join(c.name for c in CLIPS),
-                    help="comma-separated: " + ", ".join(c.name for c in CLIPS))
+    ap.add_argument("--clips", default="default",
+                    help="comma-separated clip names or sets: default (" +
+                         ", ".join(c.name for c in CLIPS) + "), hd (" +
+                         ", ".join(c.name for c in HD_CLIPS) + ")")
     ap.add_argument("--out", type=Path, default=Path("/tmp/faceless-temporal"),
                     help="work folder: clips, ground truth, plans, rendered outputs")
     ap.add_argument("--reuse", action="store_true",
@@ -1083,6 +1390,13 @@ def main() -> int:
     ap.add_argument("--variant", action="append", default=[],
                     help="extra tracking mode NAME:key=value,... (TrackOptions and "
                          "FaceOptions fields, mask_scale; scales=1+2); repeatable")
+    ap.add_argument("--tool", action="append", default=[],
+                    help="also run this anonymizer on each clip and judge its output pixels: "
+                         "'deface [ARGS]', 'faceless [ARGS]' or a command with {in} and {out}; "
+                         "repeatable")
+    ap.add_argument("--changed", type=int, default=CHANGED,
+                    help=f"--tool: a pixel is changed when a channel moved more than this "
+                         f"(default {CHANGED})")
     ap.add_argument("--markdown", type=Path, help="write the tables to this file")
     ap.add_argument("--json", type=Path, help="write every figure and leak to this file")
     ap.add_argument("--sheet", type=Path, help="contact sheet PNG of the leaks left by tracking")
@@ -1091,7 +1405,8 @@ def main() -> int:
     ap.add_argument("--girl-sheet", type=Path, help="contact sheet PNG of leaked Girl frames")
     a = ap.parse_args()
     t_start = time.monotonic()
-    specs = [c for c in CLIPS if c.name in a.clips.split(",")]
+    specs = select_clips(a.clips)
+    tools = [parse_tool(t) for t in a.tool]
     if not FACES.exists() or not VIDEOS.exists():
         print(f"needs {DATA} (the shared folder beside the repository)", file=sys.stderr)
         return 2
@@ -1121,6 +1436,12 @@ def main() -> int:
     detectors = Detectors(store, a.no_cache)
     syn: dict[str, Score] = {m.name: Score() for m in modes}
     per_clip = []
+    # Judged by output pixels: the tools, and (rendered runs) the in-process modes' videos.
+    pixel_rows = ([f"{m.name}, output pixels" for m in modes[:2] if not a.no_render]
+                  + [t.name for t in tools]) if tools else []
+    pix: dict[str, Score] = {k: Score() for k in pixel_rows}
+    times: dict[str, dict[str, float]] = {t.name: {} for t in tools}
+    all_clip: list[tuple[str, dict[str, Any], dict[str, Score]]] = []
     regions_by_mode: dict[str, dict[str, dict[int, list[Region]]]] = {m.name: {} for m in modes}
     videos: dict[str, Path] = {}
     for gpath in gts:
@@ -1139,7 +1460,23 @@ def main() -> int:
             print(f"{gt['clip']:10s} {m.name:16s} leaked {s.leaked:4d}/{s.face_frames} "
                   f"longest {s.longest:3d} over {s.over_redaction:.3%} "
                   f"({time.monotonic() - t0:.0f}s)", file=sys.stderr)
+            if f"{m.name}, output pixels" in pix:
+                s = score_pixels(gt, video, work / f"{video.stem}.{m.name}.mp4", gt["clip"],
+                                 a.changed)
+                scores[f"{m.name}, output pixels"] = s
+                pix[f"{m.name}, output pixels"].add(s)
+        for j, tool in enumerate(tools):
+            dst = work / f"{video.stem}.tool{j}.mp4"
+            took = run_tool(tool, video, dst)
+            times[tool.name][gt["clip"]] = took
+            s = score_pixels(gt, video, dst, gt["clip"], a.changed)
+            scores[tool.name] = s
+            pix[tool.name].add(s)
+            print(f"{gt['clip']:10s} {tool.name:16s} leaked {s.leaked:4d}/{s.face_frames} "
+                  f"longest {s.longest:3d} over {s.over_redaction:.3%} ({took:.0f}s)",
+                  file=sys.stderr)
         per_clip.append((gt["clip"], gt, scores[modes[0].name], scores[modes[1].name]))
+        all_clip.append((gt["clip"], gt, scores))
 
     girl: dict[str, Score] = {}
     girl_frames, girl_gt = None, None
@@ -1162,8 +1499,11 @@ def main() -> int:
             pickle.dump(store, f)
     fbf, trk = modes[0].name, modes[1].name
     rows: list[tuple[str, str, Score, Score | None]] = []
+    label = set_label(specs)
     for m in modes:
-        rows.append(("synthetic", m.name, syn[m.name], syn[fbf]))
+        rows.append((label, m.name, syn[m.name], syn[fbf]))
+    for k in pixel_rows:
+        rows.append((label, f"`{k}`" if k in times else k, pix[k], syn[fbf]))
     for m in modes:
         if m.name in girl:
             rows.append(("OTB Girl", m.name, girl[m.name], girl[fbf]))
@@ -1178,6 +1518,19 @@ def main() -> int:
             "## Leaks by condition (synthetic)", "", condition_table(syn[fbf], syn[trk]), "",
             "## Where tracking's extra over-redaction comes from", "",
             added_table(syn[fbf], syn[trk], girl.get(fbf), girl.get(trk)), ""]
+    if pixel_rows:
+        text += ["## Peers judged by output pixels", "",
+                 pixel_note(a.changed), "", "### Per clip", "",
+                 all_clip_table(all_clip, [m.name for m in modes] + pixel_rows), "",
+                 "### Leaked face-frames by face size", "",
+                 size_table({**syn, **pix}, [m.name for m in modes] + pixel_rows), "",
+                 "### Wall time of each tool", "", time_table(times, all_clip), ""]
+        agree = agreement(all_clip, trk, tools)
+        if agree:
+            text += ["### In-process faceless vs `--tool faceless`", "", agree, ""]
+    elif any(c in HD_CLIPS for c in specs):
+        text += ["## Leaked face-frames by face size", "",
+                 size_table(syn, [m.name for m in modes]), ""]
     if girl:
         gb = [lk for lk in girl[trk].leaks if lk["back_of_head"]]
         ga = [lk for lk in girl[fbf].leaks if lk["back_of_head"]]
@@ -1194,7 +1547,13 @@ def main() -> int:
     elapsed = time.monotonic() - t_start
     text += [f"Run: {elapsed:.0f}s on {os.cpu_count()} cores ({cpu_model()}); the detector ran "
              f"{detectors.stats['calls']} times"
-             f"{' (no cache)' if a.no_cache else ' (once per distinct frame)'}.", ""]
+             f"{' (no cache)' if a.no_cache else ' (once per distinct frame)'}"
+             + (f", {detectors.stats['detect_at']} of them single passes (`detect_at`, once "
+                f"per distinct image, scale and threshold)" if detectors.stats.get("detect_at")
+                else "") + ".", ""]
+    if times:
+        text += ["Tools ran as separate processes, one at a time, while nothing else of this "
+                 "script ran; their wall times include starting up and writing the video.", ""]
     out = "\n".join(text)
     print(out)
     if a.markdown:
@@ -1205,6 +1564,11 @@ def main() -> int:
                                                           "faces", "leaking_faces")},
                               "over_redaction": v.over_redaction, "leaks": v.leaks}
                           for k, v in syn.items()},
+            "pixels": {k: {**{f: getattr(v, f) for f in ("face_frames", "leaked", "longest",
+                                                       "faces", "leaking_faces")},
+                           "over_redaction": v.over_redaction, "leaks": v.leaks,
+                           "seconds": times.get(k)}
+                       for k, v in pix.items()},
             "girl": {k: {"face_frames": v.face_frames, "leaked": v.leaked, "longest": v.longest,
                          "over_redaction": v.over_redaction, "leaks": v.leaks}
                      for k, v in girl.items()},

@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -132,3 +133,130 @@ def test_shared_backgrounds_and_faces_load(bench):
     sources = bench.face_sources()
     assert len(sources) > 50
     assert any(bench.make_sprite(s) is not None for s in sources[:20])
+
+
+def test_the_cache_serves_detect_at_per_image_scale_and_threshold(clip):
+    bench, frames, records, _, _, _ = clip
+    det = CenterFaceDetector()
+    cached = bench.CachedDetector()
+    r = records[0]
+    crop = frames[0][int(r["y1"]) - 8:int(r["y2"]) + 8, int(r["x1"]) - 8:int(r["x2"]) + 8]
+    for img, scale, thr in ((frames[0], 1.0, 0.3), (frames[0], 2.0, 0.3), (crop, 2.0, 0.1),
+                            (frames[1], 1.0, 0.3)):
+        a, b = det.detect_at(img, scale, thr)
+        c, d = cached.detect_at(img, scale, thr)
+        assert c.dtype == d.dtype == np.float32
+        assert np.array_equal(a, c) and np.array_equal(b, d)
+    assert cached.stats["calls"] == 4
+    assert len(cached.detect_at(crop, 2.0, 0.1)[0])  # the face, found in its crop
+    c, d = cached.detect_at(frames[0], 1.0, 0.3)
+    c[:] = -1  # callers get copies: editing them leaves the cache alone
+    assert np.array_equal(cached.detect_at(frames[0], 1.0, 0.3)[0], det.detect_at(frames[0],
+                                                                                  1.0, 0.3)[0])
+    cached.detect_at(np.ascontiguousarray(crop), 2.0, 0.1)  # same pixels: a hit
+    assert cached.stats["calls"] == 4
+    cached.detect_at(frames[0], 1.0, 0.2)  # another threshold: computed
+    assert cached.stats["calls"] == 5
+    view = cached.view(0.05)
+    assert view.detect_at(frames[0], 1.0, 0.2)[1].shape == (len(det.detect_at(frames[0], 1.0,
+                                                                               0.2)[1]),)
+    assert cached.stats["calls"] == 5 and view.options.candidate_threshold == 0.05
+
+
+def test_pixel_scoring_of_an_untouched_and_a_filled_output(clip, tmp_path):
+    bench, _, records, gt, path, _ = clip
+    decoded = [vf.image for vf in iter_frames(path)]
+    same = tmp_path / "same.mp4"  # an unredacted transcode: nothing counts as covered
+    bench.write_video(same, decoded, crf=28)
+    s = bench.score_pixels(gt, path, same, "tiny")
+    assert (s.face_frames, s.leaked, s.longest) == (13, 13, 7)
+    # (the test background's sawtooth edges ring at crf 28: a pixel in a hundred moves > 24)
+    assert max(f for _, f in s.covered.values()) < 0.1 and s.over_redaction < 0.02
+    filled = []
+    for t, img in enumerate(decoded):  # every visible face box filled with black
+        img = img.copy()
+        for r in records:
+            if r["frame"] == t and r["visible"]:
+                x1, y1, x2, y2 = bench._span((r["x1"], r["y1"], r["x2"], r["y2"]), 160, 120)
+                img[y1:y2, x1:x2] = 0
+        filled.append(img)
+    out = tmp_path / "filled.mp4"
+    bench.write_video(out, filled)
+    s = bench.score_pixels(gt, path, out, "tiny")
+    assert (s.face_frames, s.leaked, s.longest, s.leaking_faces) == (13, 0, 0, 0)
+    assert s.over_redaction < 0.02  # only the encoder's ringing just outside the boxes
+    short = tmp_path / "short.mp4"
+    bench.write_video(short, decoded[:10])
+    with pytest.raises(RuntimeError, match="ends at frame 10"):
+        bench.score_pixels(gt, path, short, "tiny")
+
+
+def test_a_resized_output_is_compared_at_the_input_size(clip, tmp_path):
+    bench, _, _, _, path, _ = clip
+    decoded = [vf.image for vf in iter_frames(path)]
+    big = tmp_path / "big.mp4"  # what deface's writer does to 360 lines (368)
+    bench.write_video(big, [cv2.resize(f, (160, 128), interpolation=cv2.INTER_CUBIC)
+                            for f in decoded])
+    masks = list(bench.changed_masks(path, big))
+    assert len(masks) == 16 and masks[0].shape == (120, 160)
+    assert float(np.mean(masks)) < 0.05
+
+
+def test_tool_commands_and_a_command_run_on_a_clip(clip, tmp_path):
+    bench, _, _, gt, path, _ = clip
+    t = bench.parse_tool("faceless --threshold 0.3")
+    cmd = t.command(Path("in.mp4"), Path("out.mp4"))
+    assert cmd[1:] == ["run", "in.mp4", "-o", "out.mp4", "-q", "--overwrite", "--hide", "face",
+                       "--threshold", "0.3"] and t.name == "faceless --threshold 0.3"
+    t = bench.parse_tool("deface --scale 640x360")
+    assert t.command(Path("a.mp4"), Path("b.mp4"))[1:] == ["a.mp4", "-o", "b.mp4", "--scale",
+                                                            "640x360"]
+    cmd = bench.parse_tool("deface --replacewith img --replaceimg {magenta}").command(
+        tmp_path / "a.mp4", tmp_path / "b.mp4")
+    assert cmd[-1] == str(tmp_path / "magenta.png")
+    assert Image.open(cmd[-1]).getpixel((3, 3)) == (255, 0, 255)
+    with pytest.raises(SystemExit):
+        bench.parse_tool("someothertool")
+    copy = bench.parse_tool(f"{sys.executable} -c 'import shutil,sys; "
+                            "shutil.copy(sys.argv[1], sys.argv[2])' {in} {out}")
+    dst = tmp_path / "copy.mp4"
+    assert bench.run_tool(copy, path, dst) > 0
+    s = bench.score_pixels(gt, path, dst, "tiny")
+    assert (s.leaked, s.over_redaction) == (13, 0.0)
+    fail = bench.parse_tool(f"{sys.executable} -c 'raise SystemExit(3)' {{in}} {{out}}")
+    with pytest.raises(RuntimeError, match="exit 3"):
+        bench.run_tool(fail, path, tmp_path / "x.mp4")
+
+
+def test_clip_sets(bench):
+    assert bench.select_clips("default") == list(bench.CLIPS)
+    assert bench.select_clips("hd") == list(bench.HD_CLIPS)
+    assert [c.name for c in bench.select_clips("pets,square-1080,pets")] == ["pets",
+                                                                             "square-1080"]
+    assert {c.size for c in bench.HD_CLIPS} == {(1280, 720), (1920, 1080)}
+    with pytest.raises(SystemExit):
+        bench.select_clips("nope")
+    rng = np.random.default_rng(0)
+    sizes = np.concatenate([bench._sizes(rng, 50, bench.HD_SIZES) for _ in range(40)])
+    assert sizes.min() >= 18 and sizes.max() <= 200 and sizes.max() > 150
+
+
+def test_pixel_tables(clip):
+    bench, _, records, gt, _, _ = clip
+    cover = {r["frame"]: [Region(scale_box((r["x1"], r["y1"], r["x2"], r["y2"]), 1.45))]
+             for r in records}
+    full = bench.score_frames(gt, cover, None, "tiny", 1.45)
+    none = bench.score_frames(gt, {t: [] for t in range(16)}, None, "tiny", 1.45)
+    gt = {**gt, "width": 160, "height": 120}
+    scores = {"tracking": full, "tracking, output pixels": full, "faceless": none}
+    tools = [bench.parse_tool("faceless")]
+    text = bench.agreement([("tiny", gt, scores)], "tracking", tools)
+    assert "| tiny | `faceless` | 13 | 13 | 13 | 0.00% |" in text
+    assert "| all | `faceless` | 13 | 13 | 13 | 0.00% |" in text
+    sizes = bench.size_table(scores, list(scores))
+    assert "| faceless | 0 (0.0%) | 13 (100.0%) |" in sizes
+    assert "13 face-frames" in sizes
+    assert "| `faceless` | 2.0 s (8.0 fps) | 2 s (8.0 fps) |" in bench.time_table(
+        {"faceless": {"tiny": 2.0}}, [("tiny", gt, scores)])
+    assert "| tiny | 160x120 | faceless | 13 / 13 | 7 | 1 / 1 | 0.00% |" in \
+        bench.all_clip_table([("tiny", gt, scores)], list(scores))

@@ -119,7 +119,8 @@ class GuidedFaces:
                 boxes.append(b)
                 scores.append(sc)
                 passes += 1
-        if not boxes:
+        skipped = not boxes
+        if skipped:
             boxes, scores = [np.zeros((0, 4), np.float32)], [np.zeros((0,), np.float32)]
         low_scale = 1.0 if full else min(1.0, s.low_side / max(w, h))
         if s.closer and expected is not None and len(expected):
@@ -128,6 +129,11 @@ class GuidedFaces:
             found = np.concatenate(boxes)[np.concatenate(scores) >= fo.threshold]
             if len(found):
                 expected = expected[iou_matrix(expected, found).max(axis=1) < s.found_iou]
+            if skipped:
+                # Faces the low pass sees are interpolated by tracking on the frames it skips;
+                # only those too small for it need a look here.
+                side = np.maximum(expected[:, 2] - expected[:, 0], expected[:, 3] - expected[:, 1])
+                expected = expected[side * low_scale < s.closer_face / 4]
             for crop, scale in self._closer_looks(expected, w, h, full, low_scale):
                 x1, y1, x2, y2 = crop
                 b, sc = self.detector.detect_at(image[y1:y2, x1:x2], scale,
