@@ -192,3 +192,11 @@ def test_run_output_is_the_same_as_detect_then_render(tmp_path):
     rendered = decode_all(render_plan(plan, tmp_path / "r.mp4", options=opts).dst)
     assert len(ran) == len(rendered) == 12
     assert all(np.array_equal(a, b) for a, b in zip(ran, rendered, strict=True))
+
+
+def test_frames_the_low_pass_skips_can_be_left_wholly_to_tracking():
+    det = Recorder()
+    g = GuidedFaces(det, ScheduleOptions(full_every=8, low_every=2, closer_when_skipped=False))
+    small_face = np.array([[600, 300, 616, 316]], np.float64)
+    looks = [g.detect_all(HD, small_face)[2] for _ in range(5)]
+    assert [lk.passes for lk in looks[1:]] == [0, 2, 0, 2]  # skipped, low + closer, ...

@@ -42,6 +42,8 @@ class ScheduleOptions:
     # between (a gap of one frame is interpolated once the next detection comes in), and
     # small faces still get their closer look on every frame.
     low_every: int = 2
+    # On the frames the low pass skips, still look closer at faces too small for it.
+    closer_when_skipped: bool = True
     closer: bool = True  # look closer around the faces that tracking expects
     closer_face: float = 64.0  # a closer look scales the crop so the face is about this big
     closer_max_scale: float = 4.0
@@ -129,7 +131,9 @@ class GuidedFaces:
             found = np.concatenate(boxes)[np.concatenate(scores) >= fo.threshold]
             if len(found):
                 expected = expected[iou_matrix(expected, found).max(axis=1) < s.found_iou]
-            if skipped:
+            if skipped and not s.closer_when_skipped:
+                expected = expected[:0]  # the whole frame is left to tracking
+            elif skipped:
                 # Faces the low pass sees are interpolated by tracking on the frames it skips;
                 # only those too small for it need a look here.
                 side = np.maximum(expected[:, 2] - expected[:, 0], expected[:, 3] - expected[:, 1])
