@@ -37,9 +37,8 @@ def _bin(name: str) -> str:
 
 TOOLS = {  # name -> (command with {in} {out}, output pattern)
     "faceless": (f"{_bin('faceless')} run {{in}} -o {{out}} -q", "{out}/{stem}.png"),
-    # Until the CLI has --thorough: the preset itself, in process (see run_thorough below).
-    "faceless --thorough": (f"{sys.executable} {Path(__file__).resolve()} --run-thorough "
-                            "{in} {out}", "{out}/{stem}.png"),
+    "faceless --thorough": (f"{_bin('faceless')} run {{in}} -o {{out}} -q --thorough",
+                            "{out}/{stem}.png"),
     "faceless --scales 1,2": (f"{_bin('faceless')} run {{in}} -o {{out}} -q --scales 1,2",
                               "{out}/{stem}.png"),
     "deface": (f"{_bin('deface')} {{in}}/*.png", "{in}/{stem}_anonymized.png"),
@@ -75,21 +74,7 @@ def table(rows: list[tuple[str, str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def run_thorough(src: Path, dst: Path) -> int:
-    """`faceless run SRC -o DST` over a folder of PNGs with faces.thorough() (other defaults)."""
-    from faceless.detect.faces import thorough
-    from faceless.pipeline import Engine, Options, anonymize_file
-
-    engine = Engine(Options(face=thorough()))
-    dst.mkdir(parents=True, exist_ok=True)
-    for path in sorted(src.glob("*.png")):
-        anonymize_file(path, dst / path.name, engine=engine)
-    return 0
-
-
 def main() -> int:
-    if sys.argv[1:2] == ["--run-thorough"] and len(sys.argv) == 4:
-        return run_thorough(Path(sys.argv[2]), Path(sys.argv[3]))
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
