@@ -919,7 +919,7 @@ def parse_variant(text: str) -> Mode:
         group, typ = known[k]
         if k == "scales":
             value: Any = tuple(float(x) for x in v.split("+"))
-        elif k == "merge":
+        elif k in ("merge", "precision"):
             value = v
         else:
             value = int(v) if typ in (int, "int") else float(v)

@@ -4,13 +4,17 @@
 
 Static QDQ quantization with ONNX Runtime's own tooling: weights int8 per output channel,
 activations uint8 with ranges (MinMax) calibrated on frames that are NOT in the recall
-benchmarks (dlib's example photos and frames of the PETS 2009 and EgoBlur demo videos in
+benchmarks. The first FP32_CONVS convolutions stay fp32: fully quantized, the model lost dark,
+low-contrast faces (on 120 darkened kaggle images, contrast x0.15 and brightness x0.4: 38% of
+the faces fp32 finds 96% of; first 3 convs fp32: 91%; first 5: 95.3%), at ~15% of the speed-up
+(a 640x360 pass: fp32 80 ms, all int8 37 ms, first 5 fp32 45 ms of CPU). Calibrating on
+darkened copies as well did not help (41%): the loss is in the early layers' resolution.
+Calibration frames:  (dlib's example photos and frames of the PETS 2009 and EgoBlur demo videos in
 ../shared/data), so the recall figures measured on kaggle-face-mask and WIDER are held out.
 The graph is first repaired exactly as faceless repairs it at load time (weights out of the
 graph inputs, symbolic H/W) and moved to opset 13 (per-channel scales need it).
 
-Measured (docs/benchmarks.md): ~2.1x less CPU per pass than fp32 on an AVX-512 VNNI CPU,
-kaggle-face-mask recall 91.8% vs 91.3%, WIDER hard 95.9% vs 95.9%.
+Measured: docs/benchmarks.md, "The int8 model".
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MAX_SIDE = 1280
 STRIDE = 32
+FP32_CONVS = 5
 
 
 def calibration_images() -> list[np.ndarray]:
@@ -87,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         fp32, pre = Path(tmp) / "fp32.onnx", Path(tmp) / "pre.onnx"
         onnx.save(version_converter.convert_version(onnx.load_from_string(raw), 13), fp32)
         quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-        name = onnx.load(str(pre)).graph.input[0].name
+        graph = onnx.load(str(pre))
+        for i, node in enumerate(graph.graph.node):  # names, so nodes can be excluded
+            node.name = node.name or f"node{i}"
+        onnx.save(graph, pre)
+        name = graph.graph.input[0].name
+        keep = [n.name for n in graph.graph.node if n.op_type == "Conv"][:FP32_CONVS]
 
         class Reader(CalibrationDataReader):
             def __init__(self) -> None:
@@ -99,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         a.output.parent.mkdir(parents=True, exist_ok=True)
         quantize_static(str(pre), str(a.output), Reader(), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8)
+                        weight_type=QuantType.QInt8, nodes_to_exclude=keep)
     digest = hashlib.sha256(a.output.read_bytes()).hexdigest()
     print(f"{a.output}: {len(images)} calibration images, sha256 {digest}")
     return 0
