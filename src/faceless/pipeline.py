@@ -307,27 +307,26 @@ def frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | 
             yield vf.ref, eng.regions(vf.image, video=True), vf.image if keep_images else None
         return
     cuts = CutDetector(tracker.options.cut_threshold)
-    schedule = eng.options.schedule
+    schedule = eng.options.schedule if _guidable(eng) else None
     guided: dict[int, GuidedFaces] = {}
     grow = 1.0 / eng.options.mask_scale  # tracks hold head-sized boxes; the detector's are not
     look: Look | None = None
+    t, cut = 0.0, False  # of the frame being analysed; `search` runs within its iteration
+
+    def search(det: Any, image: np.ndarray) -> tuple[Detections, Detections]:
+        nonlocal look
+        g = guided.get(id(det))
+        if g is None:
+            g = guided[id(det)] = GuidedFaces(det, schedule)
+        expected = [scale_box(b, grow) for b in tracker.expected(t, Kind.FACE)]
+        sure, maybe, look = g.detect_all(image, np.array(expected).reshape(-1, 4), cut)
+        return sure, maybe
+
     for vf in frames:
-        cut = cuts(vf.image)
-        look = None
-
-        def search(det: Any, image: np.ndarray, t: float = vf.ref.seconds,
-                   cut: bool = cut) -> tuple[Detections, Detections]:
-            nonlocal look
-            g = guided.get(id(det))
-            if g is None:
-                g = guided[id(det)] = GuidedFaces(det, schedule)
-            expected = [scale_box(b, grow) for b in tracker.expected(t, Kind.FACE)]
-            sure, maybe, look = g.detect_all(image, np.array(expected).reshape(-1, 4), cut)
-            return sure, maybe
-
+        t, cut, look = vf.ref.seconds, cuts(vf.image), None
         regions, candidates = eng.analyse(
             vf.image, video=True, frame_index=vf.ref.index,
-            faces=search if schedule is not None and _guidable(eng) else None)
+            faces=search if schedule is not None else None)
         yield from tracker.push(vf.ref, regions, candidates, cut=cut,
                                 payload=vf.image if keep_images else None,
                                 blind=look.blind if look is not None else 0)

@@ -268,20 +268,7 @@ class CenterFaceDetector:
                 run_support(xyxy, run, o.merge_iou) >= o.votes)
             keep = confident | ((run >= 0) & (score >= o.candidate_threshold) & candidates)
             xyxy, score, confident = xyxy[keep], score[keep], confident[keep]
-        if o.merge == "union":
-            # Candidates never widen a confident box: merge each group on its own.
-            iou, contain = o.merge_iou, o.merge_contain
-            a = merge_union(xyxy[confident], score[confident], iou, contain)
-            b = merge_union(xyxy[~confident], score[~confident], iou, contain)
-            xyxy, score = np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
-            confident = np.arange(len(score)) < len(a[1])
-        elif len(score):
-            keep = nms(xyxy, score, o.merge_iou, o.merge_contain)
-            xyxy, score, confident = xyxy[keep], score[keep], confident[keep]
-        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
-        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
-        return (Detections(xyxy[confident], score[confident], Kind.FACE),
-                Detections(xyxy[~confident], score[~confident], Kind.FACE))
+        return merge_split(xyxy, score, confident, o, w, h)
 
     def detect_pass(self, image: np.ndarray, scale: float, threshold: float, *,
                     flip: bool = False, tile: int = 0,
@@ -424,6 +411,26 @@ def run_support(xyxy: np.ndarray, run: np.ndarray, iou: float) -> np.ndarray:
         link[np.arange(len(link)), np.arange(i, i + len(link))] = True
         out[i:i + 512] = [len(np.unique(run[row])) for row in link]
     return out
+
+
+def merge_split(xyxy: np.ndarray, score: np.ndarray, confident: np.ndarray,
+                options: FaceOptions, width: int, height: int) -> tuple[Detections, Detections]:
+    """Merge the duplicates of every pass as `options` says, clip to the frame, and split
+    into confident detections and candidates."""
+    o = options
+    if o.merge == "union":
+        # Candidates never widen a confident box: merge each group on its own.
+        a = merge_union(xyxy[confident], score[confident], o.merge_iou, o.merge_contain)
+        b = merge_union(xyxy[~confident], score[~confident], o.merge_iou, o.merge_contain)
+        xyxy, score = np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
+        confident = np.arange(len(score)) < len(a[1])
+    elif len(score):
+        keep = nms(xyxy, score, o.merge_iou, o.merge_contain)
+        xyxy, score, confident = xyxy[keep], score[keep], confident[keep]
+    xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, width)
+    xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, height)
+    return (Detections(xyxy[confident], score[confident], Kind.FACE),
+            Detections(xyxy[~confident], score[~confident], Kind.FACE))
 
 
 def merge_union(xyxy: np.ndarray, score: np.ndarray, iou: float,

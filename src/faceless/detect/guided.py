@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from faceless.core.errors import ConfigError
-from faceless.core.geometry import iou_matrix, nms
+from faceless.core.geometry import iou_matrix
 from faceless.core.types import Detections, Kind
-from faceless.detect.faces import CenterFaceDetector, merge_union
+from faceless.detect.faces import CenterFaceDetector, merge_split
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ class GuidedFaces:
         s = self.schedule
         fo = self.detector.options
         h, w = image.shape[:2]
+        low_scale = min(1.0, s.low_side / max(w, h))
         full = (self._since_full is None or cut or s.always_full(w, h)
                 or self._since_full + 1 >= s.full_every)
         blind = 0
@@ -117,15 +118,14 @@ class GuidedFaces:
         else:
             self._since_full = (self._since_full or 0) + 1
             if self._since_full % s.low_every == 0:
-                scale = min(1.0, s.low_side / max(w, h))
-                b, sc = self.detector.detect_at(image, scale, fo.candidate_threshold)
+                b, sc = self.detector.detect_at(image, low_scale, fo.candidate_threshold)
                 boxes.append(b)
                 scores.append(sc)
                 passes += 1
         skipped = not boxes
         if skipped:
             boxes, scores = [np.zeros((0, 4), np.float32)], [np.zeros((0,), np.float32)]
-        low_scale = 1.0 if full else min(1.0, s.low_side / max(w, h))
+        own_scale = 1.0 if full else low_scale  # the scale of the frame's own pass
         if s.closer and expected is not None and len(expected):
             expected = np.asarray(expected, np.float64).reshape(-1, 4)
             # A face the frame's own pass found with confidence needs no closer look.
@@ -138,8 +138,8 @@ class GuidedFaces:
                 # Faces the low pass sees are interpolated by tracking on the frames it skips;
                 # only those too small for it need a look here.
                 side = np.maximum(expected[:, 2] - expected[:, 0], expected[:, 3] - expected[:, 1])
-                expected = expected[side * low_scale < s.closer_face / 4]
-            for crop, scale in self._closer_looks(expected, w, h, full, low_scale):
+                expected = expected[side * own_scale < s.closer_face / 4]
+            for crop, scale in self._closer_looks(expected, w, h, own_scale):
                 x1, y1, x2, y2 = crop
                 b, sc = self.detector.detect_at(image[y1:y2, x1:x2], scale,
                                                 fo.candidate_threshold)
@@ -150,23 +150,11 @@ class GuidedFaces:
                 passes += 1
         xyxy = np.concatenate(boxes).reshape(-1, 4).astype(np.float32)
         score = np.concatenate(scores).astype(np.float32)
-        confident = score >= fo.threshold
-        if fo.merge == "union":
-            a = merge_union(xyxy[confident], score[confident], fo.merge_iou)
-            b = merge_union(xyxy[~confident], score[~confident], fo.merge_iou)
-            xyxy, score = np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
-            confident = np.arange(len(score)) < len(a[1])
-        elif len(score):
-            keep = nms(xyxy, score, fo.merge_iou)
-            xyxy, score, confident = xyxy[keep], score[keep], confident[keep]
-        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
-        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
-        return (Detections(xyxy[confident], score[confident], Kind.FACE),
-                Detections(xyxy[~confident], score[~confident], Kind.FACE),
-                Look(full, blind, passes))
+        sure, maybe = merge_split(xyxy, score, score >= fo.threshold, fo, w, h)
+        return sure, maybe, Look(full, blind, passes)
 
-    def _closer_looks(self, expected: np.ndarray, w: int, h: int, full: bool,
-                      low_scale: float) -> list[tuple[tuple[int, int, int, int], float]]:
+    def _closer_looks(self, expected: np.ndarray, w: int, h: int,
+                      own_scale: float) -> list[tuple[tuple[int, int, int, int], float]]:
         """(crop x1, y1, x2, y2; scale) for each expected face worth a closer look."""
         s = self.schedule
         side = np.maximum(expected[:, 2] - expected[:, 0], expected[:, 3] - expected[:, 1])
@@ -175,8 +163,7 @@ class GuidedFaces:
             face = max(float(side[i]), 4.0)
             scale = float(np.clip(s.closer_face / face, 1.0, s.closer_max_scale))
             # Only where the closer look sees the face much larger than the frame's own pass.
-            seen = face * (1.0 if full else low_scale)
-            if scale * face < seen * s.closer_min_gain:
+            if scale < own_scale * s.closer_min_gain:
                 continue
             cx = (expected[i, 0] + expected[i, 2]) / 2
             cy = (expected[i, 1] + expected[i, 3]) / 2

@@ -213,6 +213,14 @@ class Tracker:
         tracks = [t for t in self._tracks if t.kind == kind]
         matched_tracks: set[int] = set()
         matched_dets: set[int] = set()
+
+        def link(ti: int, di: int) -> None:
+            matched_tracks.add(ti)
+            matched_dets.add(di)
+            i = det_idx[di]
+            frame.raw[i] = replace(frame.raw[i], track_id=tracks[ti].id)
+            self._update(tracks[ti], frame, frame.raw[i], detected=True)
+
         if tracks and det_idx:
             preds = np.array([_xyxy(t.predict(frame.t)) for t in tracks])
             boxes = np.array([frame.raw[i].box for i in det_idx])
@@ -224,20 +232,12 @@ class Tracker:
                     break
                 if ti in matched_tracks or di in matched_dets:
                     continue
-                matched_tracks.add(ti)
-                matched_dets.add(di)
-                i = det_idx[di]
-                frame.raw[i] = replace(frame.raw[i], track_id=tracks[ti].id)
-                self._update(tracks[ti], frame, frame.raw[i], detected=True)
+                link(ti, di)
             if kind is not Kind.FACE and o.sparse_link > 0:
                 # Plates and text are searched every few frames, so they move further between
                 # detections than overlap can follow: link by centre distance as well.
                 for ti, di in self._near(preds, boxes, matched_tracks, matched_dets):
-                    matched_tracks.add(ti)
-                    matched_dets.add(di)
-                    i = det_idx[di]
-                    frame.raw[i] = replace(frame.raw[i], track_id=tracks[ti].id)
-                    self._update(tracks[ti], frame, frame.raw[i], detected=True)
+                    link(ti, di)
         for ti, tr in enumerate(tracks):
             if ti in matched_tracks:
                 continue
