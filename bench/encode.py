@@ -1,0 +1,62 @@
+"""x264 presets on faceless's own writer path: CPU per frame and file size at CRF 18.
+
+Encodes the first --frames frames of a clip (default: bench/speed.py's synthetic 1080p clip,
+made here) with each preset, as faceless's writer would (RGB -> yuv420p -> libx264), and
+prints a markdown table.
+
+    python bench/encode.py
+    python bench/encode.py --clip footage.mp4 --presets medium,veryfast
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+
+from faceless.media.video import iter_frames
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clip", type=Path)
+    ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--presets", default="medium,faster,veryfast")
+    ap.add_argument("--crf", default="18")
+    a = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="faceless-encode-") as tmp:
+        clip = a.clip
+        if clip is None:
+            sys.path.insert(0, str(Path(__file__).parent))
+            import speed
+
+            clip = speed.make_clip("synthetic-1080p", "1920x1080", a.frames, Path(tmp))
+        images = []
+        for vf in iter_frames(clip):
+            images.append(vf.image)
+            if len(images) >= a.frames:
+                break
+        h, w = images[0].shape[:2]
+        print(f"{len(images)} frames of {w}x{h}, CRF {a.crf}\n")
+        print("| preset | CPU ms / frame | size KiB |\n|---|---|---|")
+        for preset in a.presets.split(","):
+            out_path = Path(tmp) / f"{preset}.mp4"
+            t = time.process_time()
+            with av.open(str(out_path), "w") as out:
+                s = out.add_stream("libx264", rate=30, options={"crf": a.crf, "preset": preset})
+                s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+                for img in images:
+                    out.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+                out.mux(s.encode(None))
+            ms = (time.process_time() - t) / len(images) * 1000
+            print(f"| {preset} | {ms:.0f} | {out_path.stat().st_size // 1024} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
