@@ -223,7 +223,8 @@ def test_modes_set_the_video_schedule(tmp_path, capsys):
         seen[flag] = json.loads(plan.read_text())["settings"]
     assert seen["--fast"]["schedule"]["full_every"] == 30
     assert seen["--fast"]["face"]["precision"] == "int8"
-    assert seen[None]["face"]["precision"] == "fp32"
+    assert seen[None]["face"]["precision"] == "int8"
+    assert seen["--thorough"]["face"]["precision"] == "fp32"
     assert seen["--full-every=5"]["schedule"]["full_every"] == 5
     assert seen[None]["schedule"]["full_every"] == 8
     assert seen["--thorough"]["schedule"] is None

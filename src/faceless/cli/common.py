@@ -90,8 +90,8 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", type=Path, help="a CenterFace-compatible ONNX file to use "
                    "instead of the shipped one")
     g.add_argument("--precision", choices=list(PRECISIONS), default=None,
-                   help="face model: fp32 (default), or int8 (about 1.8x faster on CPUs, "
-                        "same recall on the project's benchmarks; --fast uses it)")
+                   help="face model: int8 (default; the shipped quantized CenterFace, about "
+                        "1.8x less CPU) or fp32 (the original weights; --thorough uses them)")
     g = p.add_argument_group("video tracking")
     g.add_argument("--no-track", action="store_true",
                    help="frame by frame only: no gap filling, track extension or low-score "

