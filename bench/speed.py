@@ -73,6 +73,18 @@ MODES: dict[str, list[str]] = {
                               "--overwrite", "--scales", "1,2"],
 }
 
+
+def command(mode: str) -> list[str] | None:
+    """The command of a named mode, or of any 'faceless ARGS' / 'deface ARGS'; None if neither."""
+    if mode in MODES:
+        return MODES[mode]
+    tool, *args = mode.split()
+    if tool == "faceless":
+        return [*MODES["faceless"], *args]
+    if tool == "deface":
+        return [*MODES["deface"], *args]
+    return None
+
 # name -> (source: "synthetic" WxH or a shared video path)
 CLIPS: dict[str, str] = {
     "synthetic-720p": "1280x720",
@@ -270,13 +282,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clips", nargs="+", default=list(CLIPS), metavar="CLIP",
                     help="some of: " + "; ".join(CLIPS))
     ap.add_argument("--modes", nargs="+", default=list(MODES), metavar="MODE",
-                    help="some of: " + "; ".join(MODES))
+                    help="some of: " + "; ".join(MODES) + "; or any 'faceless ARGS' or "
+                    "'deface ARGS'")
     ap.add_argument("--markdown", type=Path, help="also write the table (with date, machine "
                     "and command) to this file")
     ap.add_argument("--keep", type=Path, help="keep the clips and outputs in this folder")
     a = ap.parse_args(argv)
     clips, modes = list(a.clips), list(a.modes)
-    unknown = [c for c in clips if c not in CLIPS] + [m for m in modes if m not in MODES]
+    unknown = [c for c in clips if c not in CLIPS] + [m for m in modes if command(m) is None]
     if unknown:
         print(f"unknown clip or mode: {', '.join(unknown)}", file=sys.stderr)
         return 2
@@ -305,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                 for k in range(a.repeat):
                     slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
                     dst = work / f"{src.stem}.{slug}.{k}.mp4"
-                    runs.append(run_once(MODES[mode], src, dst, log))
+                    runs.append(run_once(command(mode), src, dst, log))
                     if not runs[-1].ok:
                         break
                 ok = all(r.ok for r in runs)
