@@ -49,6 +49,7 @@ from faceless.anonymize.operators import redaction_mask
 from faceless.core.geometry import iou_matrix
 from faceless.core.types import Detections, FrameRef, Origin, Region
 from faceless.detect.faces import CenterFaceDetector, FaceOptions
+from faceless.detect.guided import ScheduleOptions
 from faceless.media.video import VideoFrame, iter_frames
 from faceless.pipeline import Engine, Options, anonymize_file, detect_file, frame_regions
 from faceless.plan.model import Plan
@@ -901,14 +902,15 @@ class Mode:
 
 
 def parse_variant(text: str) -> Mode:
-    """NAME:key=value,... with TrackOptions and FaceOptions fields and mask_scale.
+    """NAME:key=value,... with TrackOptions, FaceOptions and ScheduleOptions fields, mask_scale.
 
     `scales` takes '+'-separated values (scales=1+2). A FaceOptions change other than
     candidate_threshold (>= 0.02) runs the detector again on every frame.
     """
     name, _, body = text.partition(":")
-    groups: dict[str, dict[str, Any]] = {"track": {}, "face": {}, "top": {}}
-    known = {**{f.name: ("track", f.type) for f in fields(TrackOptions)},
+    groups: dict[str, dict[str, Any]] = {"track": {}, "face": {}, "top": {}, "schedule": {}}
+    known = {**{f.name: ("schedule", f.type) for f in fields(ScheduleOptions)},
+             **{f.name: ("track", f.type) for f in fields(TrackOptions)},
              **{f.name: ("face", f.type) for f in fields(FaceOptions)
                 if f.name not in ("model_path", "threads")},
              "mask_scale": ("top", "float")}
@@ -921,12 +923,16 @@ def parse_variant(text: str) -> Mode:
             value: Any = tuple(float(x) for x in v.split("+"))
         elif k in ("merge", "precision"):
             value = v
+        elif typ in (bool, "bool"):
+            value = v.lower() in ("1", "true", "yes")
         else:
             value = int(v) if typ in (int, "int") else float(v)
         groups[group][k] = value
+    top = dict(groups["top"])
+    if groups["schedule"]:
+        top["schedule"] = replace(ScheduleOptions(), **groups["schedule"])
     return Mode(name or text, Options(track=replace(TrackOptions(), **groups["track"]),
-                                      face=replace(FaceOptions(), **groups["face"]),
-                                      **groups["top"]))
+                                      face=replace(FaceOptions(), **groups["face"]), **top))
 
 
 class Detectors:
@@ -944,9 +950,10 @@ class Detectors:
             return CachedDetector(face, stats=self.stats)
         key = replace(face, candidate_threshold=CACHE_FLOOR)
         if key not in self.pools:
-            default = key == replace(FaceOptions(), candidate_threshold=CACHE_FLOOR)
-            self.pools[key] = CachedDetector(face, store=self.default_store if default else {},
-                                             stats=self.stats)
+            # One store per face setting (model and passes), all kept in --det-cache: a cache
+            # made under another default model must not answer for this one.
+            store = self.default_store.setdefault(("face options", repr(key)), {})
+            self.pools[key] = CachedDetector(face, store=store, stats=self.stats)
         return self.pools[key].view(face.candidate_threshold)
 
 

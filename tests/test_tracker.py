@@ -158,6 +158,9 @@ def test_options_are_validated():
         TrackOptions(max_gap=-1)
     with pytest.raises(ConfigError):
         TrackOptions(min_iou=0)
+    for bad in ({"hold": -1}, {"hold_min_match": 1.5}, {"hold_core": 0}, {"hold_reach": -1}):
+        with pytest.raises(ConfigError):
+            TrackOptions(**bad)
 
 
 def test_cut_detector():

@@ -328,9 +328,11 @@ def frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | 
         regions, candidates = eng.analyse(
             vf.image, video=True, frame_index=vf.ref.index,
             faces=search if schedule is not None else None)
+        # The pixels go to the tracker in every path (run and detect alike, so both give the
+        # same regions) for its visual hold; it keeps only small patches of live tracks.
         yield from tracker.push(vf.ref, regions, candidates, cut=cut,
                                 payload=vf.image if keep_images else None,
-                                blind=look.blind if look is not None else 0)
+                                blind=look.blind if look is not None else 0, image=vf.image)
     yield from tracker.flush()
 
 

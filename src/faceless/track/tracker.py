@@ -2,7 +2,9 @@
 
 Frames go in with their raw detections; they come out a bounded number of frames later with
 the regions tracking added. A raw detection is never removed or moved (it may gain a track
-id). Everything added carries `origin=tracked`, the track id and a reason.
+id). Everything added carries `origin=tracked`, the track id and a reason. Given the frames'
+pixels, a face track whose detector falls silent is held by its own look for a bounded time
+(track.hold): tracking of one object, never identification.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from faceless.core.errors import ConfigError
 from faceless.core.geometry import iou_matrix
 from faceless.core.types import Box, FrameRef, Kind, Origin, Region
+from faceless.track.hold import Patch, cut, follow
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,21 @@ class TrackOptions:
     stabilize: bool = False
     speed_margin: float = 1.0  # grow added boxes by this many frames of motion on each side
     cut_threshold: float = 35.0  # see track.cuts.CutDetector
+    # Visual hold (faces, when the tracker is given the frames' pixels; see track.hold): a
+    # confirmed track whose detector falls silent follows its own look from frame to frame
+    # for up to `hold` frames, while the match stays at least `hold_min_match` (normalised
+    # cross-correlation), searched `hold_reach` box sides around its motion prediction.
+    hold: int = 45
+    hold_min_match: float = 0.7
+    hold_reach: float = 0.5
+    # A held box overlapping a region of the frame this much (IoU) is redundant. Measured:
+    # ending holds on a box half inside another region instead lost more than it saved.
+    hold_iou: float = 0.5
+    hold_core: float = 0.85  # the look is the central part of the box (less background)
+    hold_margin: float = 0.5  # grow held boxes by this many frames of motion on each side
 
     def __post_init__(self) -> None:
-        for name in ("max_gap", "pre_extend", "post_extend"):
+        for name in ("max_gap", "pre_extend", "post_extend", "hold"):
             if not 0 <= getattr(self, name) <= 300:
                 raise ConfigError(f"{name} must lie in [0, 300] frames, got {getattr(self, name)}")
         if self.confirm_hits < 1:
@@ -49,6 +64,14 @@ class TrackOptions:
         for name in ("min_iou", "candidate_iou", "smooth"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must lie in (0, 1], got {getattr(self, name)}")
+        if not -1.0 <= self.hold_min_match <= 1.0:
+            raise ConfigError(f"hold_min_match must lie in [-1, 1], got {self.hold_min_match}")
+        if not 0.0 < self.hold_core <= 1.0:
+            raise ConfigError(f"hold_core must lie in (0, 1], got {self.hold_core}")
+        if not 0.0 < self.hold_iou <= 1.0:
+            raise ConfigError(f"hold_iou must lie in (0, 1], got {self.hold_iou}")
+        if not 0.0 <= self.hold_reach <= 4.0:
+            raise ConfigError(f"hold_reach must lie in [0, 4] box sides, got {self.hold_reach}")
 
     @property
     def window(self) -> int:
@@ -110,6 +133,8 @@ class _Track:
     misses: int = 0
     confirmed: bool = False
     pre_extend: int = 0  # frames to hide before the first detection once confirmed
+    patch: Patch | None = None  # its look in its latest frame (visual hold), nothing older
+    held: int = 0  # frames followed by look alone since the detector last found it
 
     def predict(self, t: float) -> np.ndarray:
         p = self.state + self.velocity * (t - self.last_t)
@@ -131,18 +156,22 @@ class Tracker:
         self._next_id = 1
         self._seq = 0
         self._blind = 0
+        self._image: np.ndarray | None = None  # the frame being pushed (never kept after)
         self.summaries: dict[int, TrackSummary] = {}
 
     # ---------------------------------------------------------------- public
 
     def push(self, ref: FrameRef, detections: Iterable[Region],
              candidates: Iterable[Region] = (), *, cut: bool = False,
-             payload: Any = None, blind: int = 0) -> list[tuple[FrameRef, list[Region], Any]]:
+             payload: Any = None, blind: int = 0, image: np.ndarray | None = None
+             ) -> list[tuple[FrameRef, list[Region], Any]]:
         """Add one frame; returns the frames (ref, regions, payload) whose regions are final.
 
         `blind`: in this many frames before this one, objects of the sizes found here were
         not searched for (a scheduled search); a track that starts here is hidden back over
-        them as well as over `pre_extend` frames.
+        them as well as over `pre_extend` frames. `image`: the frame's RGB pixels, for the
+        visual hold (without them tracks are held by the motion model alone); only patches
+        of the live tracks' boxes are kept from it.
         """
         o = self.options
         frame = _Frame(self._seq, ref, ref.seconds, list(detections), payload, cut)
@@ -155,9 +184,13 @@ class Tracker:
         for i, r in enumerate(frame.raw):
             by_kind.setdefault(r.kind, []).append(i)
         cands = list(candidates)
-        for kind in {*by_kind, *(t.kind for t in self._tracks)}:
-            self._step_kind(frame, kind, by_kind.get(kind, []),
-                            [c for c in cands if c.kind == kind])
+        self._image = image if self.options.hold > 0 else None
+        try:
+            for kind in {*by_kind, *(t.kind for t in self._tracks)}:
+                self._step_kind(frame, kind, by_kind.get(kind, []),
+                                [c for c in cands if c.kind == kind])
+        finally:
+            self._image = None
         out = []
         while self._frames and self._frames[0].seq <= frame.seq - o.window:
             out.append(self._emit(self._frames.popleft()))
@@ -246,6 +279,14 @@ class Tracker:
                 self._add(frame.seq, tr, cand.box, f"low-score continuation ({cand.score:.2f})")
                 self._update(tr, frame, cand, detected=False)
                 continue
+            held = self._hold(tr, frame, kind) if tr.confirmed else None
+            if held is not None:
+                box, match = held
+                # Grown for the hidden region only: the track goes on from the matched box.
+                self._add(frame.seq, tr, _xyxy(_cxcywh(box), o.hold_margin * tr.margin()),
+                          f"held by its look ({match:.2f})")
+                self._update(tr, frame, Region(box, kind, tr.score), detected=False, held=True)
+                continue
             tr.misses += 1
             if tr.misses > o.max_gap:
                 self._tracks.remove(tr)
@@ -264,6 +305,7 @@ class Tracker:
             self._next_id += 1
             self._tracks.append(tr)
             frame.raw[i] = replace(r, track_id=tr.id)
+            tr.patch = self._cut(tr, r.box)
             self.summaries[tr.id] = TrackSummary(tr.id, kind, frame.ref.index, frame.ref.index, 1)
             if o.confirm_hits <= 1:
                 self._confirm(tr)
@@ -302,7 +344,38 @@ class Tracker:
             return None
         return candidates.pop(best)
 
-    def _update(self, tr: _Track, frame: _Frame, r: Region, detected: bool) -> None:
+    def _cut(self, tr: _Track, box: Box) -> Patch | None:
+        """The track's look in the frame being pushed (faces only; None without pixels)."""
+        if self._image is None or tr.kind is not Kind.FACE:
+            return None
+        return cut(self._image, box, self.options.hold_core)
+
+    def _hold(self, tr: _Track, frame: _Frame, kind: Kind) -> tuple[Box, float] | None:
+        """Where a track silent in this frame is, found by its look; None to fall back.
+
+        Bounded: at most `hold` frames in a row, and a weak match ends it until the detector
+        finds the object again (a patch that matched badly once would drift off it). A match
+        on a box that a detection or another track already covers in this frame ends it too:
+        that object is hidden already, and a second track held there only drifts off it.
+        """
+        o = self.options
+        if self._image is None or tr.patch is None or tr.held >= o.hold:
+            return None
+        pred = _xyxy(tr.predict(frame.t))
+        side = max(pred[2] - pred[0], pred[3] - pred[1])
+        found = follow(self._image, tr.patch, pred, o.hold_reach * side + tr.margin())
+        if found is None or found[1] < o.hold_min_match:
+            tr.patch = None
+            return None
+        taken = [r.box for r in frame.raw if r.kind is kind]
+        taken += [r.box for r in frame.added.values() if r.kind is kind]
+        if taken and iou_matrix(np.array([found[0]]), np.array(taken)).max() >= o.hold_iou:
+            tr.patch = None
+            return None
+        return found
+
+    def _update(self, tr: _Track, frame: _Frame, r: Region, detected: bool,
+                held: bool = False) -> None:
         o = self.options
         new = _cxcywh(r.box)
         dt = frame.t - tr.last_t
@@ -327,7 +400,10 @@ class Tracker:
                                     s * new[2:] + (1 - s) * grown])
         tr.state, tr.last_seq, tr.last_t = new, frame.seq, frame.t
         tr.score, tr.misses = max(r.score, 0.0), 0
-        tr.hits += 1
+        tr.held = tr.held + 1 if held else 0
+        tr.patch = self._cut(tr, r.box)  # frame to frame: the look may change slowly
+        if not held:
+            tr.hits += 1
         summ = self.summaries[tr.id]
         summ.last_frame = frame.ref.index
         if detected:
