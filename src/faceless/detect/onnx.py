@@ -51,8 +51,12 @@ def providers(prefer_gpu: bool = True) -> list[str]:
     return [*chosen, "CPUExecutionProvider"]
 
 
-def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = True):
-    """An ONNX Runtime session with full graph optimisation and quiet logging."""
+def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = True,
+                 spin: bool = False):
+    """An ONNX Runtime session with full graph optimisation and quiet logging.
+
+    `spin`: let idle worker threads busy-wait (ONNX Runtime's own default; benchmarks only).
+    """
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -62,7 +66,7 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
     # ORT's worker threads busy-wait between runs by default. Measured on 2 cores: a 640x384
     # CenterFace pass cost 37 ms of CPU with spinning and 20 ms without (the same as one
     # thread), and the spinning threads take the cores that decode and encode need.
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     try:
         return ort.InferenceSession(model, sess_options=so, providers=providers(prefer_gpu))
     except Exception as err:  # ORT raises its own unrelated exception types
