@@ -215,13 +215,15 @@ def test_modes_set_the_video_schedule(tmp_path, capsys):
     """--fast looks in full less often, --thorough on every frame, both recorded in the plan."""
     clip = make_video(tmp_path / "c.mp4", 4, size=(64, 48))
     seen = {}
-    for flag in ("--fast", "--thorough", "--full-every=5", None):
+    for flag in ("--fast", "--thorough", "--full-every=5", "--track-hold=0", None):
         plan = tmp_path / f"{flag}.json"
         argv = ["detect", clip, "-o", plan] + ([flag] if flag else [])
         code, _, _ = run(argv, capsys)
         assert code == 0
         seen[flag] = json.loads(plan.read_text())["settings"]
     assert seen["--fast"]["schedule"]["full_every"] == 30
+    assert seen[None]["track"]["hold"] == 45  # the visual hold is on by default
+    assert seen["--track-hold=0"]["track"]["hold"] == 0
     assert seen["--fast"]["face"]["precision"] == "int8"
     assert seen[None]["face"]["precision"] == "int8"
     assert seen["--thorough"]["face"]["precision"] == "fp32"

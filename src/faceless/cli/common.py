@@ -99,6 +99,10 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--track-gap", type=int, default=TrackOptions.max_gap,
                    help="frames a face may go undetected and still be hidden between two "
                         "detections (default %(default)s)")
+    g.add_argument("--track-hold", type=int, default=TrackOptions.hold,
+                   help="frames a face the detector loses is followed by its own look "
+                        "(a head turning away, a hand in front); 0 turns this off "
+                        "(default %(default)s)")
 
 
 def add_render_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
@@ -170,7 +174,8 @@ def build_options(a: argparse.Namespace) -> Options:
     if hasattr(a, "hide"):
         kw["hide"] = _kinds(a.hide)
     if hasattr(a, "no_track"):
-        kw["track"] = None if a.no_track else TrackOptions(max_gap=a.track_gap)
+        kw["track"] = (None if a.no_track
+                       else TrackOptions(max_gap=a.track_gap, hold=a.track_hold))
     if hasattr(a, "mask_scale"):
         kw["mask_scale"] = a.mask_scale
     if hasattr(a, "operator"):
