@@ -205,3 +205,85 @@ def test_a_sparsely_searched_plate_links_across_a_jump_and_fills_between():
     assert len(run(faces, 5)[1].summaries) == 2
     off, _ = run({0: [plate(100)], 3: [plate(170)]}, 5, TrackOptions(sparse_link=0))
     assert not any(regs for ref, regs, _ in off if ref.index in (1, 2))
+
+
+# ---------------------------------------------------------------- plates followed backwards
+
+
+def _plate_scene(n: int, shown_from: int = 0) -> list[tuple[np.ndarray, tuple]]:
+    """A light plate with dark characters on a textured car-like scene; it moves right for
+    12 frames, then left (the camera turns), and is in view from `shown_from` on."""
+    rng = np.random.default_rng(3)
+    h, w = 240, 400
+    yy, xx = np.mgrid[0:h, 0:w]
+    bg = np.clip((80 + 50 * np.sin(xx / 23.0) * np.cos(yy / 17.0))[..., None]
+                 + rng.normal(0, 6, (h, w, 3)), 0, 255).astype(np.uint8)
+    plate = np.full((24, 48, 3), 220, np.uint8)
+    for k, c in enumerate(rng.integers(0, 2, (3, 6))):  # blocky "characters", 3 rows
+        for j, on in enumerate(c):
+            if on:
+                plate[4 + 6 * k:8 + 6 * k, 4 + 7 * j:9 + 7 * j] = 30
+    out = []
+    for i in range(n):
+        x = 40 + 12 * min(i, 12) - 6 * max(0, i - 12)
+        y = 100 + 2 * i
+        img = bg.copy()
+        if i >= shown_from:
+            img[y:y + 24, x:x + 48] = plate
+        out.append((img, (x, y, x + 48, y + 24)))
+    return out
+
+
+def _track_plate(frames, first: int, kind: Kind = Kind.PLATE, pixels: bool = True,
+                 options: TrackOptions | None = None) -> dict[int, list[Region]]:
+    """Searched every 3rd frame, found from frame `first` on."""
+    tr = Tracker(options or TrackOptions())
+    out = []
+    for i, (img, box) in enumerate(frames):
+        dets = [Region(box, kind, 0.8)] if i >= first and i % 3 == 0 else []
+        out += tr.push(FrameRef(i, i, TB), dets, image=img if pixels else None)
+    out += tr.flush()
+    return {ref.index: regs for ref, regs, _ in out}
+
+
+def _covered(regions: list[Region], box: tuple) -> float:
+    x1, y1, x2, y2 = box
+    best = 0.0
+    for r in regions:
+        ix = max(0.0, min(x2, r.box[2]) - max(x1, r.box[0]))
+        iy = max(0.0, min(y2, r.box[3]) - max(y1, r.box[1]))
+        best = max(best, ix * iy / ((x2 - x1) * (y2 - y1)))
+    return best
+
+
+def test_a_plate_found_late_is_hidden_back_to_where_it_came_into_view():
+    frames = _plate_scene(24)
+    out = _track_plate(frames, first=12)
+    for i, (_, box) in enumerate(frames):
+        assert _covered(out[i], box) >= 0.95, i
+    held = [r for i in range(12) for r in out[i] if r.origin is Origin.TRACKED]
+    assert held and all(r.kind is Kind.PLATE and "look" in r.reason for r in held)
+    # Without the frames' pixels only the motion model's few frames are hidden.
+    blind = _track_plate(frames, first=12, pixels=False)
+    assert all(not blind[i] for i in range(9))
+    off = _track_plate(frames, first=12, options=TrackOptions(back_hold=0))
+    assert all(not off[i] for i in range(9))
+
+
+def test_the_backward_plate_hold_stops_where_the_plate_was_not():
+    frames = _plate_scene(24, shown_from=5)
+    out = _track_plate(frames, first=12)
+    assert all(_covered(out[i], frames[i][1]) >= 0.95 for i in range(5, 24))
+    assert all(not out[i] for i in range(4)), [out[i] for i in range(4)]
+
+
+def test_faces_are_not_followed_backwards_by_their_look():
+    frames = _plate_scene(24)
+    out = _track_plate(frames, first=12, kind=Kind.FACE)
+    assert all(not out[i] for i in range(9))
+
+
+def test_back_hold_options_are_checked():
+    for bad in ({"back_hold": -1}, {"back_hold": 301}, {"back_hold_min_match": 1.5}):
+        with pytest.raises(ConfigError):
+            TrackOptions(**bad)
