@@ -6,7 +6,6 @@ import hashlib
 from dataclasses import replace
 from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -31,17 +30,11 @@ from faceless.pipeline import (
     render_plan,
 )
 from mediagen import changed_fraction, portrait_scene
-from videogen import make_video
+from videogen import decode_all, make_video
 
 
 def sha(p) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
-def decode_all(path) -> list[tuple[float, np.ndarray]]:
-    with av.open(str(path)) as c:
-        return [(float(f.pts * f.time_base), f.to_ndarray(format="rgb24"))
-                for f in c.decode(video=0)]
 
 
 class FailingDetector:

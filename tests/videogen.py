@@ -133,3 +133,10 @@ def make_audio(path: Path, seconds: float = 1.0, codec: str = "aac") -> Path:
         stream.layout = "mono"
         _write_audio(container, stream, seconds)
     return path
+
+
+def decode_all(path: Path) -> list[tuple[float, np.ndarray]]:
+    """(seconds, RGB pixels) of every frame of a video, in order."""
+    with av.open(str(path)) as c:
+        return [(float(f.pts * f.time_base), f.to_ndarray(format="rgb24"))
+                for f in c.decode(video=0)]

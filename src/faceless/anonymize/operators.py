@@ -148,8 +148,8 @@ def apply_regions(image: np.ndarray, regions: Iterable[Region],
         x1, y1, x2, y2 = span
         # Read from `out`, not `image`: overlapping regions compound, never re-expose.
         if s.operator is Operator.FILL:
-            patch = np.empty((y2 - y1, x2 - x1, out.shape[2]), np.uint8)
-            patch[...] = np.asarray(s.color + (255,) * (out.shape[2] - 3), np.uint8)[: out.shape[2]]
+            # One pixel's colour, broadcast by copyto below: no patch-sized array to build.
+            patch = np.asarray(s.color + (255,) * (out.shape[2] - 3), np.uint8)[: out.shape[2]]
         else:
             patch = _blurred(out, span, s.cells, nearest=s.operator is Operator.PIXELATE)
         # copyto with a broadcast mask: boolean indexing cost ~1 ms per face at 720p.

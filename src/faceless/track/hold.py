@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from faceless.core.geometry import scale_box
 from faceless.core.types import Box
 
 MIN_SIDE = 6  # px: a patch smaller than this matches noise as well as the object
@@ -61,9 +62,7 @@ def cut(image: np.ndarray, box: Box, core: float = 1.0) -> Patch | None:
     matching where the head was after the head has moved on, so the core is what is matched.
     """
     h, w = image.shape[:2]
-    bx1, by1, bx2, by2 = box
-    mx, my = (bx2 - bx1) * (1 - core) / 2, (by2 - by1) * (1 - core) / 2
-    x1, y1, x2, y2 = _clip((bx1 + mx, by1 + my, bx2 - mx, by2 - my), w, h)
+    x1, y1, x2, y2 = _clip(scale_box(box, core), w, h)
     if x2 - x1 < MIN_SIDE or y2 - y1 < MIN_SIDE:
         return None
     scale = min(1.0, MAX_SIDE / max(x2 - x1, y2 - y1))
