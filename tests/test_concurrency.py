@@ -95,8 +95,8 @@ def test_a_failing_stage_fails_the_item_without_hanging(tmp_path, monkeypatch, s
     if stage == "decode":
         real = pipeline.iter_frames
 
-        def broken(path):
-            for i, f in enumerate(real(path)):
+        def broken(path, **kw):
+            for i, f in enumerate(real(path, **kw)):
                 if i == 5:
                     raise MediaReadError(f"{path}: injected decode error")
                 yield f
@@ -119,11 +119,11 @@ def test_a_failing_stage_fails_the_item_without_hanging(tmp_path, monkeypatch, s
         real_write = pipeline.VideoWriter.write
         count = []
 
-        def write(self, image, ref):
+        def write(self, image, ref, **kw):
             count.append(1)
             if len(count) == 3:
                 raise MediaWriteError("injected encoder error")
-            return real_write(self, image, ref)
+            return real_write(self, image, ref, **kw)
 
         monkeypatch.setattr(pipeline.VideoWriter, "write", write)
         expected = MediaWriteError

@@ -195,7 +195,7 @@ def test_anonymizer_failure_leaves_no_output(tmp_path, monkeypatch):
     def broken(*a, **k):
         raise MemoryError("injected operator failure")
 
-    monkeypatch.setattr(pipeline, "apply_regions", broken)
+    monkeypatch.setattr(pipeline, "redact", broken)
     with pytest.raises(AnalysisError):
         anonymize_file(src, engine=Engine())
     assert _leftovers(tmp_path, {src.name}) == []
@@ -206,11 +206,11 @@ def test_writer_failure_mid_video_leaves_no_output(tmp_path, monkeypatch):
     real_write = pipeline.VideoWriter.write
     calls = []
 
-    def flaky(self, image, ref):
+    def flaky(self, image, ref, **kw):
         calls.append(1)
         if len(calls) == 4:
             raise MediaWriteError("injected: disk full")
-        return real_write(self, image, ref)
+        return real_write(self, image, ref, **kw)
 
     monkeypatch.setattr(pipeline.VideoWriter, "write", flaky)
     with pytest.raises(MediaWriteError):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from faceless import __version__
-from faceless.anonymize.operators import Operator, OperatorSpec, Shape, apply_regions
+from faceless.anonymize.operators import Operator, OperatorSpec, Shape, redact
 from faceless.concurrency import Prefetch, Worker
 from faceless.core.errors import (
     AnalysisError,
@@ -251,10 +251,22 @@ class Engine:
 
     def hide(self, image: np.ndarray, regions: list[Region],
              spec: OperatorSpec | None = None) -> np.ndarray:
+        return self.redact(image, regions, spec)[0]
+
+    def redact(self, image: np.ndarray, regions: list[Region], spec: OperatorSpec | None = None,
+               ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+        """The hidden image, and the pixel spans written to (the rest is `image` exactly)."""
         try:
-            return apply_regions(image, regions, self.options.specs(spec))
+            return redact(image, regions, self.options.specs(spec))
         except Exception as err:
             raise AnalysisError(f"anonymizing failed: {err!r}") from err
+
+    def write(self, writer: VideoWriter, frame: VideoFrame, regions: list[Region],
+              spec: OperatorSpec | None = None) -> None:
+        """Hide one decoded video frame's regions and encode it: only the hidden spans are
+        converted back from RGB, the rest of the picture passes through as decoded."""
+        image, spans = self.redact(frame.image, regions, spec)
+        writer.write(image, frame.ref, source=frame.yuv, changed=spans)
 
     def model_cards(self) -> list[dict[str, str]]:
         cards = []
@@ -299,13 +311,13 @@ def _source_info(src: Path, kind: str, image_options: ImageOptions
 
 def frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | None,
                    keep_images: bool) -> Iterator[tuple[FrameRef, list[Region], Any]]:
-    """(ref, regions, image or None) for each frame, in order, tracked when asked.
+    """(ref, regions, the VideoFrame or None) for each frame, in order, tracked when asked.
 
     The tracker holds a bounded window of frames, so memory does not grow with the video.
     """
     if tracker is None:
         for vf in frames:
-            yield vf.ref, eng.regions(vf.image, video=True), vf.image if keep_images else None
+            yield vf.ref, eng.regions(vf.image, video=True), vf if keep_images else None
         return
     cuts = CutDetector(tracker.options.cut_threshold)
     schedule = eng.options.schedule if _guidable(eng) else None
@@ -331,7 +343,7 @@ def frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | 
         # The pixels go to the tracker in every path (run and detect alike, so both give the
         # same regions) for its visual hold; it keeps only small patches of live tracks.
         yield from tracker.push(vf.ref, regions, candidates, cut=cut,
-                                payload=vf.image if keep_images else None,
+                                payload=vf if keep_images else None,
                                 blind=look.blind if look is not None else 0, image=vf.image)
     yield from tracker.flush()
 
@@ -440,12 +452,12 @@ def render_plan(plan: Plan, dst: Path, *, source: Path | None = None,
     n = 0
     info = probe_video(src)
     with atomic_output(dst) as tmp, VideoWriter(tmp, info, opts.video, audio_source=src) as w:
-        for vf in iter_frames(src):
+        for vf in iter_frames(src, yuv=True):
             fp = by_pts.get(vf.ref.pts)
             if fp is None:  # fail closed: a frame the plan never saw is never written
                 raise PlanError(f"{src}: the plan has no entry for the frame at "
                                 f"{vf.ref.seconds:.3f}s (pts {vf.ref.pts})")
-            w.write(eng.hide(vf.image, fp.regions, spec), vf.ref)
+            eng.write(w, vf, fp.regions, spec)
             n += 1
             if progress:
                 progress(n, info.frame_count)
@@ -495,13 +507,13 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
         tracker = _tracker(opts)
         with atomic_output(dst) as tmp, VideoWriter(tmp, info, opts.video, audio_source=src) as w:
 
-            def encode(item: tuple[FrameRef, list[Region], np.ndarray]) -> None:
-                ref, regions, image = item
-                w.write(eng.hide(image, regions), ref)
+            def encode(item: tuple[VideoFrame, list[Region]]) -> None:
+                eng.write(w, *item)
 
-            with _stages(iter_frames(src), encode, opts.pipelined) as (decoded, submit, finish):
-                for ref, regions, image in frame_regions(eng, decoded, tracker, True):
-                    submit((ref, regions, image))
+            decoded_frames = iter_frames(src, yuv=True)
+            with _stages(decoded_frames, encode, opts.pipelined) as (decoded, submit, finish):
+                for ref, regions, vf in frame_regions(eng, decoded, tracker, True):
+                    submit((vf, regions))
                     record(ref.index, ref.pts, regions)
                     if progress:
                         progress(n, info.frame_count)

@@ -5,7 +5,8 @@ from faceless.anonymize.operators import (
     OperatorSpec,
     Shape,
     apply_regions,
+    redact,
     redaction_mask,
 )
 
-__all__ = ["Operator", "OperatorSpec", "Shape", "apply_regions", "redaction_mask"]
+__all__ = ["Operator", "OperatorSpec", "Shape", "apply_regions", "redact", "redaction_mask"]
