@@ -143,15 +143,6 @@ class GuidedFaces:
                 x1, y1, x2, y2 = crop
                 b, sc = self.detector.detect_at(image[y1:y2, x1:x2], scale,
                                                 fo.candidate_threshold)
-                # A face that this crop's edge cuts (an edge inside the frame) comes back as the
-                # part the crop holds: a box that measures the cut, not the face, yet can
-                # outscore the whole face's box from another pass and win the merge. The face
-                # the look is for lies `closer_context` face sides inside, so a box reaching an
-                # inner edge is someone else's face, or this one far off its prediction: it
-                # may continue a track as a candidate but is never a confident detection.
-                cut = _cut_by_crop(b, crop, w, h)
-                sc[cut] = np.minimum(sc[cut], np.nextafter(np.float32(fo.threshold),
-                                                           np.float32(0)))
                 b[:, [0, 2]] += x1
                 b[:, [1, 3]] += y1
                 boxes.append(b)
@@ -185,13 +176,3 @@ class GuidedFaces:
             if len(looks) >= s.max_closer:
                 break
         return looks
-
-
-def _cut_by_crop(xyxy: np.ndarray, crop: tuple[int, int, int, int], w: int, h: int,
-                 edge: float = 1.0) -> np.ndarray:
-    """Which boxes (crop pixels) reach within `edge` px of an edge of the crop that lies
-    inside the frame (a frame's own edge cuts the face itself, not just the look)."""
-    x1, y1, x2, y2 = crop
-    return (((xyxy[:, 0] <= edge) & (x1 > 0)) | ((xyxy[:, 1] <= edge) & (y1 > 0))
-            | ((xyxy[:, 2] >= x2 - x1 - edge) & (x2 < w))
-            | ((xyxy[:, 3] >= y2 - y1 - edge) & (y2 < h)))
