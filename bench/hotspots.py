@@ -1,17 +1,18 @@
 """CPU of the parts of the video path that the speed work changed, each measured on its own.
 
-Prints four tables (CPU milliseconds, `time.process_time`, so a shared machine skews them less
+Prints five tables (CPU milliseconds, `time.process_time`, so a shared machine skews them less
 than wall time):
 
 - `passes`: one CenterFace pass at 640x384 and 1280x736, int8 and fp32, with ONNX Runtime's
   worker threads spinning (its default) and not (faceless's setting);
 - `blur`: hiding 14 faces of 12-256 px on a 720p frame with each operator;
+- `colour`: the video writer's RGB -> YUV step, whole frame or only the hidden spans;
 - `hold`: the visual hold's patch match (`track.hold.follow`) per face size, and the grey copy
   each frame keeps for following plates back (`Tracker` with plates hidden);
 - `clip`: one run of `anonymize_file` (faces only, sequential) over a synthetic clip of
   `bench/speed.py`, its detector passes split into full looks, low passes and closer looks.
 
-    python bench/hotspots.py                         # all four, ~1 min on 2 cores
+    python bench/hotspots.py                         # all five, ~1 min on 2 cores
     python bench/hotspots.py passes --busy 1         # with one CPU-bound process beside it
     python bench/hotspots.py clip --size 1920x1080 --set low_side=512
 """
@@ -115,6 +116,54 @@ def hold() -> None:
         print(f"| Tracker.push of a 1080p frame with a plate, back_hold={back} | {ms:.2f} |")
 
 
+def colour() -> None:
+    """The writer's RGB -> YUV step for a 720p frame: swscale (before session 4), OpenCV on
+    the whole frame, and the decoder's planes with only the hidden spans converted."""
+    import av
+
+    from faceless.anonymize.operators import redact
+    from faceless.core.types import Region
+    from faceless.media.video import VideoWriter, Yuv, _Coding, probe_video
+
+    rng = np.random.default_rng(2)
+    frame = (rng.random((720, 1280, 3)) * 255).astype(np.uint8)
+    decoded = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")
+    regions, x = [], 10.0
+    for side in FACE_SIDES:
+        if x + side > 1270:
+            x = 10.0
+        regions.append(Region((x, 300.0, x + side, 300.0 + side * 1.3)))
+        x += side + 10
+    hidden, spans = redact(frame, regions)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "one.mp4"
+        with av.open(str(src), "w") as out:
+            st = out.add_stream("libx264", rate=25)
+            st.width, st.height, st.pix_fmt = 1280, 720, "yuv420p"
+            out.mux(st.encode(decoded))
+            out.mux(st.encode(None))
+        w = VideoWriter(Path(tmp) / "out.mp4", probe_video(src))
+        y = decoded.to_ndarray().reshape(-1)
+        planes = Yuv(y[:921600].reshape(720, 1280), y[921600:1152000].reshape(360, 640),
+                     y[1152000:].reshape(360, 640), 2, 0, 2, 2)
+        coding = _Coding(2, 0, 2, 2, passthrough=True)
+        rows = {
+            "decode side: YUV -> RGB (swscale)": lambda: decoded.to_ndarray(
+                format="rgb24"),
+            "whole frame RGB -> YUV, swscale (before session 4)": lambda: (
+                av.VideoFrame.from_ndarray(hidden, format="rgb24").reformat(
+                    format="yuv420p", dst_colorspace=1, dst_color_range=1)),
+            "whole frame RGB -> YUV, OpenCV": lambda: w._to_yuv(hidden, coding),
+            f"decoder's planes + {len(spans)} hidden spans (the default)": lambda: w._patched(
+                hidden, planes, spans, coding),
+        }
+        print("| step (720p, 14 faces hidden) | CPU ms |")
+        print("|---|---|")
+        for name, fn in rows.items():
+            print(f"| {name} | {cpu_ms(fn, 40):.2f} |")
+        w.abort()
+
+
 def _override(options, pairs: list[str]):
     """Options with `key=value` set on whichever part (schedule, face, track) has the field."""
     for pair in pairs:
@@ -179,8 +228,8 @@ def clip(size: str, frames: int, pairs: list[str]) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("parts", nargs="*", default=["passes", "blur", "hold", "clip"],
-                    choices=["passes", "blur", "hold", "clip"])
+    ap.add_argument("parts", nargs="*", default=["passes", "blur", "hold", "colour", "clip"],
+                    choices=["passes", "blur", "hold", "colour", "clip"])
     ap.add_argument("--size", default="1280x720", help="clip: frame size (default 1280x720)")
     ap.add_argument("--frames", type=int, default=60, help="clip: frames (default 60)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -197,7 +246,7 @@ def main() -> int:
             if part == "clip":
                 clip(a.size, a.frames, a.set)
             else:
-                {"passes": passes, "blur": blur, "hold": hold}[part]()
+                {"passes": passes, "blur": blur, "hold": hold, "colour": colour}[part]()
     finally:
         for b in burners:
             b.kill()
