@@ -185,3 +185,16 @@ def test_opencv_conversion_matches_swscale(colorspace, color_range):
     assert np.abs(y.astype(int) - ry).max() <= 1
     assert np.abs(u.astype(int) - ru).max() <= 2
     assert np.abs(v.astype(int) - rv).max() <= 2
+
+
+def test_odd_sizes_in_a_4_2_0_only_codec_still_encode(tmp_path):
+    """MPEG-4 Part 2 (.avi) has only 4:2:0; an odd-sized frame takes swscale's path."""
+    frames = textured(2, w=65, h=47)
+    src = make_video(tmp_path / "odd.mp4", frames)
+    dst = tmp_path / "out.avi"
+    with VideoWriter(dst, probe_video(src)) as w:
+        for vf in iter_frames(src, yuv=True):
+            w.write(vf.image, vf.ref, source=vf.yuv, changed=[])
+    outs = list(iter_frames(dst))
+    assert len(outs) == 2 and outs[0].image.shape == (47, 65, 3)
+    assert np.abs(outs[0].image.astype(int) - frames[0]).mean() < 12

@@ -739,7 +739,7 @@ class VideoWriter:
 
     def _to_yuv(self, image: np.ndarray, coding: _Coding) -> av.VideoFrame:
         h, w = image.shape[:2]
-        if self._pix_fmt != "yuv420p":
+        if self._pix_fmt != "yuv420p" or h % 2 or w % 2:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             return frame.reformat(format=self._pix_fmt, dst_colorspace=coding.colorspace,
                                   dst_color_range=coding.color_range)
