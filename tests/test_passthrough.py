@@ -195,6 +195,7 @@ def test_odd_sizes_in_a_4_2_0_only_codec_still_encode(tmp_path):
     with VideoWriter(dst, probe_video(src)) as w:
         for vf in iter_frames(src, yuv=True):
             w.write(vf.image, vf.ref, source=vf.yuv, changed=[])
-    outs = list(iter_frames(dst))
+    outs, ins = list(iter_frames(dst)), list(iter_frames(src))
     assert len(outs) == 2 and outs[0].image.shape == (47, 65, 3)
-    assert np.abs(outs[0].image.astype(int) - frames[0]).mean() < 12
+    # MPEG-4 at its fixed quantiser on noise: close, not exact.
+    assert np.abs(outs[0].image.astype(int) - ins[0].image).mean() < 12
