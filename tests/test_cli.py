@@ -127,6 +127,7 @@ def test_output_equal_to_input_is_refused(tmp_path, capsys):
                                   ["run", "x.jpg", "--fast", "--thorough"],
                                   ["run", "x.jpg", "--thorough", "--full-every", "4"],
                                   ["run", "x.jpg", "--full-every", "0"],
+                                  ["run", "x.jpg", "--text-every", "0"],
                                   ["frobnicate"]])
 def test_usage_errors_exit_2(argv, capsys):
     try:
@@ -215,7 +216,8 @@ def test_modes_set_the_video_schedule(tmp_path, capsys):
     """--fast looks in full less often, --thorough on every frame, both recorded in the plan."""
     clip = make_video(tmp_path / "c.mp4", 4, size=(64, 48))
     seen = {}
-    for flag in ("--fast", "--thorough", "--full-every=5", "--track-hold=0", None):
+    for flag in ("--fast", "--thorough", "--full-every=5", "--track-hold=0", "--text-every=12",
+                 None):
         plan = tmp_path / f"{flag}.json"
         argv = ["detect", clip, "-o", plan] + ([flag] if flag else [])
         code, _, _ = run(argv, capsys)
@@ -232,3 +234,4 @@ def test_modes_set_the_video_schedule(tmp_path, capsys):
     assert seen["--thorough"]["schedule"] is None
     assert 2.0 in seen["--thorough"]["face"]["scales"]
     assert seen["--thorough"]["text_every"] == 1 and seen["--fast"]["text_every"] == 6
+    assert seen["--text-every=12"]["text_every"] == 12 and seen[None]["text_every"] == 3

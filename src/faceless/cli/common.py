@@ -72,6 +72,10 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                    help="video: a full-resolution face look at least every N frames, a "
                         f"low-resolution pass between (default {ScheduleOptions.full_every}; "
                         "1 looks at every frame in full)")
+    g.add_argument("--text-every", type=int, default=None, metavar="N",
+                   help="video: search for plates and text on every Nth frame, tracking "
+                        f"carries them between (default {Options.text_every}; --fast 6; "
+                        "the plate search is most of the default mode's time)")
     g.add_argument("--hide", default="face,plate",
                    help="what to hide, comma-separated from face, plate, text "
                         "(default %(default)s; text hides all legible text, plates included)")
@@ -196,6 +200,8 @@ def build_options(a: argparse.Namespace) -> Options:
             raise UsageError("--full-every cannot be combined with --thorough (which looks at "
                              "every frame in full)")
         opts = replace(opts, schedule=replace(opts.schedule, full_every=a.full_every))
+    if getattr(a, "text_every", None) is not None:  # an explicit value wins over the mode's
+        opts = replace(opts, text_every=a.text_every)
     return opts
 
 
