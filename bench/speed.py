@@ -15,6 +15,7 @@ it imports nothing heavy and makes the clips in a child).
     python bench/speed.py --frames 30 --repeat 1 --clips synthetic-720p   # a quick look
     python bench/speed.py --modes faceless "faceless --scales 1,2"        # some tools only
     python bench/speed.py --markdown docs/speed-table.md
+    python bench/speed.py --frames 300 --startup     # start-up apart from the steady rate
 
 Add a mode: one line in MODES.
 """
@@ -249,19 +250,31 @@ def machine() -> str:
 
 
 def table(rows: list[dict], markdown: bool = True) -> str:
+    startup = any("startup" in r for r in rows)
     head = ["clip", "frames", "tool", "fps", "time / floor", "throughput vs deface",
             "CPU s / frame", "CPU vs deface", "peak RSS MB", "runs"]
+    if startup:
+        head[4:4] = ["start-up s", "steady fps", "steady vs deface"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     deface = {r["clip"]: r for r in rows if r["mode"] == "deface" and r["ok"]}
     for r in rows:
         d = deface.get(r["clip"])
-        vs = f"{d['wall'] / r['wall']:.1f}×" if d and r["ok"] else "–"
-        vs_cpu = f"{d['cpu_per_frame'] / r['cpu_per_frame']:.1f}×" if d and r["ok"] else "–"
+        if not r["ok"]:
+            lines.append(f"| {r['clip']} | {r['frames']} | {r['mode']} | failed |"
+                         + " |" * (len(head) - 4))
+            continue
+        vs = f"{d['wall'] / r['wall']:.1f}×" if d else "–"
+        vs_cpu = f"{d['cpu_per_frame'] / r['cpu_per_frame']:.1f}×" if d else "–"
+        extra = ""
+        if startup:
+            steady = (f"{d['steady_wall'] / r['steady_wall']:.1f}×"
+                      if d and r.get("steady_wall") and d.get("steady_wall") else "–")
+            fps = f"{r['steady_fps']:.1f}" if r.get("steady_fps") else "–"
+            extra = f"{r.get('startup', float('nan')):.2f} | {fps} | {steady} | "
         lines.append(
-            f"| {r['clip']} | {r['frames']} | {r['mode']} | "
-            + (f"{r['fps']:.1f} | {r['ratio']:.1f}× | {vs} | {r['cpu_per_frame']:.3f} | "
-               f"{vs_cpu} | {r['rss_mb']:.0f} | {r['runs']} |" if r["ok"]
-               else "failed | | | | | | |"))
+            f"| {r['clip']} | {r['frames']} | {r['mode']} | {r['fps']:.1f} | {extra}"
+            f"{r['ratio']:.1f}× | {vs} | {r['cpu_per_frame']:.3f} | {vs_cpu} | "
+            f"{r['rss_mb']:.0f} | {r['runs']} |")
     return "\n".join(lines)
 
 
@@ -287,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", type=Path, help="also write the table (with date, machine "
                     "and command) to this file")
     ap.add_argument("--keep", type=Path, help="keep the clips and outputs in this folder")
+    ap.add_argument("--startup", action="store_true",
+                    help="also time every tool on a 2-frame cut of each clip: start-up (imports, "
+                    "models) in its own column, and the steady rate, (frames - 2) / (time - "
+                    "start-up time), which is what a long video sees")
     a = ap.parse_args(argv)
     clips, modes = list(a.clips), list(a.modes)
     unknown = [c for c in clips if c not in CLIPS] + [m for m in modes if command(m) is None]
@@ -312,6 +329,13 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             src_text, n_text = made.stdout.strip().splitlines()[-1].split("\t")
             src, n = Path(src_text), int(n_text)
+            short = None
+            if a.startup:
+                (work / "short").mkdir(exist_ok=True)
+                made = subprocess.run([sys.executable, str(Path(__file__).resolve()),
+                                       "make-clip", clip, "2", str(work / "short")],
+                                      capture_output=True, text=True, check=True)
+                short = Path(made.stdout.strip().splitlines()[-1].split("\t")[0])
             floor_wall = None
             for mode in modes:
                 runs = []
@@ -330,6 +354,15 @@ def main(argv: list[str] | None = None) -> int:
                        "ratio": wall / floor_wall if floor_wall else float("nan"),
                        "cpu_per_frame": statistics.median(r.cpu for r in runs) / n,
                        "rss_mb": statistics.median(r.rss_mb for r in runs)}
+                if short is not None and ok:
+                    slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
+                    starts = [run_once(command(mode), short, work / "short" / f"{slug}.{k}.mp4",
+                                       log) for k in range(a.repeat)]
+                    if all(r.ok for r in starts):
+                        row["startup"] = statistics.median(r.wall for r in starts)
+                        # Two frames are in the start-up runs too: what is left is per frame.
+                        row["steady_wall"] = max(1e-6, wall - row["startup"])
+                        row["steady_fps"] = (n - 2) / row["steady_wall"]
                 rows.append(row)
                 print(f"{clip:18s} {mode:24s} " + (
                     f"{row['fps']:6.1f} fps  {row['ratio']:5.1f}x floor  "
