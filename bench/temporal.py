@@ -535,11 +535,11 @@ def yuv420(rgb: np.ndarray) -> np.ndarray:
     return np.concatenate(planes).reshape(h * 3 // 2, w)
 
 
-def write_video(path: Path, frames: list[np.ndarray], crf: int = 18) -> None:
-    """H.264 (libx264, yuv420p) at FPS frames per second, pts 0, 1, 2, ..."""
-    tb = Fraction(1, FPS)
+def write_video(path: Path, frames: list[np.ndarray], crf: int = 18, fps: int = FPS) -> None:
+    """H.264 (libx264, yuv420p) at `fps` frames per second, pts 0, 1, 2, ..."""
+    tb = Fraction(1, fps)
     with av.open(str(path), mode="w") as c:
-        st = c.add_stream("libx264", rate=FPS)
+        st = c.add_stream("libx264", rate=fps)
         st.width, st.height = frames[0].shape[1], frames[0].shape[0]
         st.pix_fmt = "yuv420p"
         st.codec_context.time_base = tb
