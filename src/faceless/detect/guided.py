@@ -39,11 +39,12 @@ class ScheduleOptions:
     full_pixels: int = 640 * 480
     low_side: int = 640  # long side of the low-resolution pass between full looks
     # The low pass runs on every Nth frame between full looks; tracking fills the frames
-    # between, and small faces still get their closer look on every frame. 2 saves ~11 ms of
-    # CPU a 720p frame (~12%) and a quarter of the over-redaction, but on the HD clips of
-    # bench/temporal.py (150 frames, seeds 4-7, session 4) it leaked 539 face-frames against
-    # 519, 42 leaking faces against 38, and longer worst leaks (36 vs 21 frames on seed 4):
-    # recall first, so 1.
+    # between, and small faces still get their closer look on every frame. 2 hides a quarter
+    # less background, but on the HD clips of bench/temporal.py (150 frames, seeds 4-7,
+    # session 4) it leaked 539 face-frames against 519, 42 leaking faces against 38, with
+    # longer worst leaks (36 vs 21 frames on seed 4); and it saved no CPU on the 14-face
+    # 720p clip of `bench/hotspots.py clip --set low_every=2` (99 vs 97 ms a frame: the
+    # closer looks on skipped frames cost what the low pass did). So 1.
     low_every: int = 1
     # On the frames the low pass skips, still look closer at faces too small for it.
     closer_when_skipped: bool = True
