@@ -70,17 +70,24 @@ def passes() -> None:
 FACE_SIDES = (12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 200, 256)
 
 
-def blur() -> None:
-    from faceless.anonymize.operators import Operator, OperatorSpec, apply_regions
+def face_row() -> list:
+    """One face region of each of FACE_SIDES, side by side across a 720p frame."""
     from faceless.core.types import Region
 
-    frame = (np.random.default_rng(0).random((720, 1280, 3)) * 255).astype(np.uint8)
     regions, x = [], 10.0
     for side in FACE_SIDES:
         if x + side > 1270:
             x = 10.0
         regions.append(Region((x, 300.0, x + side, 300.0 + side * 1.3)))
         x += side + 10
+    return regions
+
+
+def blur() -> None:
+    from faceless.anonymize.operators import Operator, OperatorSpec, apply_regions
+
+    frame = (np.random.default_rng(0).random((720, 1280, 3)) * 255).astype(np.uint8)
+    regions = face_row()
     print("| operator | 14 faces on a 720p frame, CPU ms |")
     print("|---|---|")
     for op in Operator:
@@ -122,18 +129,12 @@ def colour() -> None:
     import av
 
     from faceless.anonymize.operators import redact
-    from faceless.core.types import Region
-    from faceless.media.video import VideoWriter, Yuv, _Coding, probe_video
+    from faceless.media.video import VideoWriter, Yuv, _Coding, _split, probe_video
 
     rng = np.random.default_rng(2)
     frame = (rng.random((720, 1280, 3)) * 255).astype(np.uint8)
     decoded = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")
-    regions, x = [], 10.0
-    for side in FACE_SIDES:
-        if x + side > 1270:
-            x = 10.0
-        regions.append(Region((x, 300.0, x + side, 300.0 + side * 1.3)))
-        x += side + 10
+    regions = face_row()
     hidden, spans = redact(frame, regions)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "one.mp4"
@@ -143,9 +144,7 @@ def colour() -> None:
             out.mux(st.encode(decoded))
             out.mux(st.encode(None))
         w = VideoWriter(Path(tmp) / "out.mp4", probe_video(src))
-        y = decoded.to_ndarray().reshape(-1)
-        planes = Yuv(y[:921600].reshape(720, 1280), y[921600:1152000].reshape(360, 640),
-                     y[1152000:].reshape(360, 640), 2, 0, 2, 2)
+        planes = Yuv(*_split(decoded.to_ndarray(), 720, 1280), 2, 0, 2, 2)
         coding = _Coding(2, 0, 2, 2, passthrough=True)
         rows = {
             "decode side: YUV -> RGB (swscale)": lambda: decoded.to_ndarray(

@@ -63,7 +63,7 @@ from faceless.pipeline import Engine, Options, frame_regions
 from faceless.track.tracker import Tracker, TrackOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from temporal import background, cpu_model, line_kernel, write_video
+from temporal import background, cpu_model, line_kernel, span, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -175,12 +175,6 @@ def covered(mask: np.ndarray, box: tuple[float, float, float, float]) -> float:
     if x2 <= x1 or y2 <= y1:
         return 0.0
     return float(mask[y1:y2, x1:x2].mean())
-
-
-def span(box, w: int, h: int) -> tuple[int, int, int, int]:
-    x1, y1, x2, y2 = box
-    return (int(max(0, math.floor(x1))), int(max(0, math.floor(y1))),
-            int(min(w, math.ceil(x2))), int(min(h, math.ceil(y2))))
 
 
 def pick_sprites(n: int, rng: np.random.Generator, detector: Any = None) -> list[Sprite]:

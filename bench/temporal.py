@@ -408,7 +408,7 @@ def line_kernel(length: float, angle: float) -> np.ndarray:
     return ker / ker.sum()
 
 
-def _span(box: tuple[float, float, float, float], w: int, h: int) -> tuple[int, int, int, int]:
+def span(box: tuple[float, float, float, float], w: int, h: int) -> tuple[int, int, int, int]:
     """redaction_eval's integer pixel span of a labelled box."""
     x1, y1, x2, y2 = box
     return (int(max(0, math.floor(x1))), int(max(0, math.floor(y1))),
@@ -491,7 +491,7 @@ def render_clip(name: str, bg: list[np.ndarray], faces: list[FaceTrack],
         image = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
         frames.append(image)
         for pos, (fi, *_rest) in enumerate(placed):
-            sx1, sy1, sx2, sy2 = _span(boxes[fi], w, h)
+            sx1, sy1, sx2, sy2 = span(boxes[fi], w, h)
             hidden = np.zeros((sy2 - sy1, sx2 - sx1), bool)
             for fj, x0, y0, alpha in placed[pos + 1:]:  # faces drawn over this one
                 ah, aw = alpha.shape
@@ -825,7 +825,7 @@ def score_frames(gt: dict[str, Any], regions: dict[int, list[Region]], spec,
                 runs[fid] = 0  # a leak run is consecutive frames: an occlusion ends it
                 continue
             seen_faces.add(fid)
-            x1, y1, x2, y2 = _span((r["x1"], r["y1"], r["x2"], r["y2"]), w, h)
+            x1, y1, x2, y2 = span((r["x1"], r["y1"], r["x2"], r["y2"]), w, h)
             if x2 <= x1 or y2 <= y1:
                 continue
             frac = float(mask[y1:y2, x1:x2].mean())
@@ -1183,7 +1183,7 @@ def contact_sheet(leaks: list[dict[str, Any]], videos: dict[str, Path],
         regs = regions[lk["clip"]][lk["frame"]]
         out = eng.hide(img, regs, spec)
         mask = redaction_mask(h, w, regs, spec)
-        x1, y1, x2, y2 = _span(tuple(lk["box"]), w, h)
+        x1, y1, x2, y2 = span(tuple(lk["box"]), w, h)
         if not show_faces and x2 > x1 and y2 > y1:
             patch = out[y1:y2, x1:x2]
             small = cv2.resize(patch, (3, 3), interpolation=cv2.INTER_AREA)

@@ -67,15 +67,22 @@ def covered(regions: list[Region], box: tuple) -> float:
     return best
 
 
-def track(frames, detected: int, options: TrackOptions | None = None, pixels: bool = True):
-    """Run the tracker; the detector finds the object in the first `detected` frames only."""
+def run_tracker(frames, found, kind: Kind = Kind.FACE, score: float = 0.9,
+                options: TrackOptions | None = None, pixels: bool = True
+                ) -> dict[int, list[Region]]:
+    """Run the tracker over (image, box) frames; the box is detected where `found(i)`."""
     tr = Tracker(options or TrackOptions())
     out = []
     for i, (img, box) in enumerate(frames):
-        dets = [Region(box, Kind.FACE, 0.9)] if i < detected else []
+        dets = [Region(box, kind, score)] if found(i) else []
         out += tr.push(FrameRef(i, i, TB), dets, image=img if pixels else None)
     out += tr.flush()
     return {ref.index: regs for ref, regs, _ in out}
+
+
+def track(frames, detected: int, options: TrackOptions | None = None, pixels: bool = True):
+    """Run the tracker; the detector finds the object in the first `detected` frames only."""
+    return run_tracker(frames, lambda i: i < detected, options=options, pixels=pixels)
 
 
 def test_a_face_the_detector_loses_stays_hidden_while_it_looks_the_same():
@@ -253,13 +260,7 @@ def _plate_scene(n: int, shown_from: int = 0) -> list[tuple[np.ndarray, tuple]]:
 def _track_plate(frames, first: int, kind: Kind = Kind.PLATE, pixels: bool = True,
                  options: TrackOptions | None = None) -> dict[int, list[Region]]:
     """Searched every 3rd frame, found from frame `first` on."""
-    tr = Tracker(options or TrackOptions())
-    out = []
-    for i, (img, box) in enumerate(frames):
-        dets = [Region(box, kind, 0.8)] if i >= first and i % 3 == 0 else []
-        out += tr.push(FrameRef(i, i, TB), dets, image=img if pixels else None)
-    out += tr.flush()
-    return {ref.index: regs for ref, regs, _ in out}
+    return run_tracker(frames, lambda i: i >= first and i % 3 == 0, kind, 0.8, options, pixels)
 
 
 def test_a_plate_found_late_is_hidden_back_to_where_it_came_into_view():

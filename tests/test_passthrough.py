@@ -15,6 +15,7 @@ from faceless.media.video import (
     VideoOptions,
     VideoWriter,
     _rgb_to_yuv420,
+    _split,
     _ycbcr_matrix,
     iter_frames,
     probe_video,
@@ -179,9 +180,8 @@ def test_opencv_conversion_matches_swscale(colorspace, color_range):
     y, u, v = _rgb_to_yuv420(rgb, _ycbcr_matrix(colorspace, color_range))
     ref = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
         format="yuv420p", dst_colorspace=colorspace, dst_color_range=color_range,
-        interpolation="AREA").to_ndarray().reshape(-1)
-    ry, ru, rv = ref[:1536].reshape(32, 48), ref[1536:1920].reshape(16, 24), ref[1920:].reshape(
-        16, 24)
+        interpolation="AREA").to_ndarray()
+    ry, ru, rv = _split(ref, 32, 48)
     assert np.abs(y.astype(int) - ry).max() <= 1
     assert np.abs(u.astype(int) - ru).max() <= 2
     assert np.abs(v.astype(int) - rv).max() <= 2

@@ -177,7 +177,7 @@ def test_pixel_scoring_of_an_untouched_and_a_filled_output(clip, tmp_path):
         img = img.copy()
         for r in records:
             if r["frame"] == t and r["visible"]:
-                x1, y1, x2, y2 = bench._span((r["x1"], r["y1"], r["x2"], r["y2"]), 160, 120)
+                x1, y1, x2, y2 = bench.span((r["x1"], r["y1"], r["x2"], r["y2"]), 160, 120)
                 img[y1:y2, x1:x2] = 0
         filled.append(img)
     out = tmp_path / "filled.mp4"
