@@ -9,12 +9,15 @@ than wall time):
 - `colour`: the video writer's RGB -> YUV step, whole frame or only the hidden spans;
 - `hold`: the visual hold's patch match (`track.hold.follow`) per face size, and the grey copy
   each frame keeps for following plates back (`Tracker` with plates hidden);
+- `run` (only when named): the whole pipelined video path after start-up, fps and CPU, for
+  comparing two checkouts side by side;
 - `clip`: one run of `anonymize_file` (faces only, sequential) over a synthetic clip of
   `bench/speed.py`, its detector passes split into full looks, low passes and closer looks.
 
     python bench/hotspots.py                         # all five, ~1 min on 2 cores
     python bench/hotspots.py passes --busy 1         # with one CPU-bound process beside it
     python bench/hotspots.py clip --size 1920x1080 --set low_side=512
+    PYTHONPATH=/tmp/old/src python bench/hotspots.py run --frames 300   # vs another checkout
 """
 
 from __future__ import annotations
@@ -225,12 +228,43 @@ def clip(size: str, frames: int, pairs: list[str]) -> None:
     print(f"| **total** | | **{1000 * total / n:.1f}** | |")
 
 
+def run(size: str, frames: int, repeat: int) -> None:
+    """The whole default video path (pipelined, faces only), after start-up: fps and CPU.
+
+    Uses whichever faceless is importable, so two checkouts compare side by side:
+    `PYTHONPATH=/tmp/old/src python bench/hotspots.py run` against `python bench/hotspots.py
+    run`, alternated, on an otherwise idle machine.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import speed
+
+    import faceless
+    from faceless.core.types import Kind
+    from faceless.pipeline import Engine, Options, anonymize_file
+
+    w, h = (int(v) for v in size.split("x"))
+    print(f"faceless from {Path(faceless.__file__).parent}\n")
+    print(f"| run ({size}, {frames} frames, faces only) | fps | CPU ms a frame |")
+    print("|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "clip.mp4"
+        speed._encode(speed.synthetic_frames(w, h, frames), src, Fraction(25))
+        eng = Engine(Options(hide=frozenset({Kind.FACE}), overwrite=True))
+        eng.setup()
+        for k in range(repeat):
+            t, c = time.perf_counter(), time.process_time()
+            result = anonymize_file(src, Path(tmp) / "out.mp4", engine=eng)
+            wall, cpu = time.perf_counter() - t, time.process_time() - c
+            print(f"| {k + 1} | {result.frames / wall:.1f} | {1000 * cpu / result.frames:.1f} |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("parts", nargs="*", default=["passes", "blur", "hold", "colour", "clip"],
-                    choices=["passes", "blur", "hold", "colour", "clip"])
+                    choices=["passes", "blur", "hold", "colour", "clip", "run"])
     ap.add_argument("--size", default="1280x720", help="clip: frame size (default 1280x720)")
     ap.add_argument("--frames", type=int, default=60, help="clip: frames (default 60)")
+    ap.add_argument("--repeat", type=int, default=2, help="run: runs (default 2)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="clip: a schedule, face or track setting, e.g. low_side=512")
     ap.add_argument("--busy", type=int, default=0, metavar="N",
@@ -244,6 +278,8 @@ def main() -> int:
             print(f"\n{part}{f' (with {a.busy} busy processes)' if a.busy else ''}\n")
             if part == "clip":
                 clip(a.size, a.frames, a.set)
+            elif part == "run":
+                run(a.size, a.frames, a.repeat)
             else:
                 {"passes": passes, "blur": blur, "hold": hold, "colour": colour}[part]()
     finally:

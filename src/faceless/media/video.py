@@ -92,7 +92,7 @@ class Yuv:
 
     The writer can encode these planes as they are and convert only the parts that were
     hidden: the pixels left alone are the source's own, and a whole-frame RGB to YUV
-    conversion (~6 ms a 720p frame, ~14 at 1080p) is saved.
+    conversion is saved (`python bench/hotspots.py colour`).
     """
 
     y: np.ndarray  # (H, W) uint8
@@ -483,8 +483,9 @@ def _rgb_to_yuv420(rgb: np.ndarray, matrix: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Y, U and V planes of an even-sized RGB picture (chroma: the mean of each 2x2 block).
 
-    OpenCV instead of swscale: swscale's RGB input path is plain C (measured 6.4 ms of CPU a
-    720p frame against 0.8 here), and the matrix is the same one the decoder inverted.
+    OpenCV instead of swscale: swscale's RGB input path is plain C (`python bench/hotspots.py
+    colour`: 3.2-3.5 ms of CPU a 720p frame against 1.2-1.9 here), and the matrix is the same
+    one the decoder inverted.
     """
     ycc = cv2.transform(rgb, matrix)  # uint8, rounded and saturated
     h, w = rgb.shape[:2]
