@@ -156,7 +156,7 @@ def test_the_hold_keeps_no_frames_in_memory():
             dets = [Region((x, 300, x + SIDE, 340), Kind.FACE, 0.9)] if i < 5 else []
             tr.push(FrameRef(i, i, TB), dets, image=img)
             del img
-            if i == 20:
+            if i == tr.options.window + 5:  # the window's grey copies (back-hold) are held
                 tracemalloc.reset_peak()
                 start = tracemalloc.get_traced_memory()[0]
         grown = tracemalloc.get_traced_memory()[0] - start

@@ -207,6 +207,29 @@ def test_a_sparsely_searched_plate_links_across_a_jump_and_fills_between():
     assert not any(regs for ref, regs, _ in off if ref.index in (1, 2))
 
 
+def test_a_fast_plate_searched_every_12th_frame_stays_one_track_and_is_filled():
+    """A new plate track has no velocity: the link reach grows with the frames since it was found.
+
+    15 px a frame is 180 px (3 plate widths) between searches: the reach of one search 3
+    frames apart would not link it, and an unlinked plate never confirms, so nothing between
+    the searches would be hidden.
+    """
+    def plate(x):
+        return Region((x, 200, x + 60, 220), Kind.PLATE, 0.9)
+
+    dets = {0: [plate(100)], 12: [plate(280)], 24: [plate(460)]}
+    out, tr = run(dets, 30)
+    assert len(tr.summaries) == 1
+    covered = {ref.index for ref, regs, _ in out if regs}
+    assert set(range(25)) <= covered
+    mid = next(r for ref, regs, _ in out if ref.index == 6 for r in regs)
+    assert abs((mid.box[0] + mid.box[2]) / 2 - (190 + 30)) < 15  # on the path, not at an end
+    # A detection far beyond any plausible motion starts its own track instead.
+    far, tr_far = run({0: [plate(100)], 3: [plate(400)]}, 6)
+    assert len(tr_far.summaries) == 2
+    assert not any(regs for ref, regs, _ in far if ref.index in (1, 2))
+
+
 def test_back_hold_options_are_checked():
     for bad in ({"back_hold": -1}, {"back_hold": 301}, {"back_hold_min_match": 1.5}):
         with pytest.raises(ConfigError):

@@ -344,8 +344,16 @@ def frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | 
         # same regions) for its visual hold; it keeps only small patches of live tracks.
         yield from tracker.push(vf.ref, regions, candidates, cut=cut,
                                 payload=vf if keep_images else None,
-                                blind=look.blind if look is not None else 0, image=vf.image)
+                                blind=_blind(look, vf.ref.index, eng.options.text_every),
+                                image=vf.image)
     yield from tracker.flush()
+
+
+def _blind(look: Look | None, index: int, text_every: int) -> dict[Kind, int]:
+    """Frames before frame `index` in which each kind went unsearched (see Tracker.push)."""
+    sparse = text_every - 1 if index % text_every == 0 else 0
+    return {Kind.FACE: look.blind if look is not None else 0,
+            Kind.PLATE: sparse, Kind.TEXT: sparse}
 
 
 def _tracker(opts: Options) -> Tracker | None:
@@ -357,6 +365,8 @@ def _tracker(opts: Options) -> Tracker | None:
         # Only plates are followed backwards; without them the frames' grey copies that it
         # needs (~4 ms a 1080p frame) would be made for nothing.
         track = replace(track, back_hold=0)
+    if not opts.hide & {Kind.PLATE, Kind.TEXT}:
+        track = replace(track, sparse_gap=0)  # its longer window would hold frames for nothing
     return Tracker(track)
 
 

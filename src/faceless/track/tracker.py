@@ -10,7 +10,7 @@ pixels, a face track whose detector falls silent is held by its own look for a b
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,15 +27,23 @@ from faceless.track.hold import Patch, cut, follow
 class TrackOptions:
     """How far tracking may reach; every number is in frames unless it says otherwise."""
 
-    max_gap: int = 15  # undetected frames a track may bridge (filled when it is found again)
+    max_gap: int = 15  # undetected frames a face track may bridge (filled when found again)
     pre_extend: int = 3  # frames hidden before a track's first detection (a face fading in)
     post_extend: int = 5  # frames hidden after its last detection, by the motion model
     confirm_hits: int = 2  # detections before a track is trusted to add anything
     min_iou: float = 0.2  # prediction-to-detection overlap that links a detection to a track
     candidate_iou: float = 0.3  # a low-score candidate continues a confirmed track above this
-    # Plates and text only: a detection within this many box sizes of a track's prediction
-    # continues it even without overlap (they are searched every few frames; 0 turns it off).
-    sparse_link: float = 1.5
+    # Plates and text only: a detection within this many box sizes of a track's prediction,
+    # per frame since the track was last found, continues it even without overlap (they are
+    # searched every few frames; 0 turns it off). Per frame, because a new track has no
+    # velocity yet: a plate found again 6 or 12 frames later has moved 2 or 4 times as far as
+    # one found 3 frames later (bench/plates_temporal.py).
+    sparse_link: float = 0.5
+    # Plates and text: undetected frames a track may bridge. Searched every few frames, they
+    # are missed a whole search at a time: 15 frames is two missed searches at every 6th
+    # frame. Measured (bench/plates_temporal.py, seed 1): 24 leaks 8% fewer plate-frames at
+    # every 3rd frame and 6% fewer at every 6th than 15. Lengthens the window (frames held).
+    sparse_gap: int = 24
     smooth: float = 0.6  # weight of the newest box in the smoothed box of a track
     # Add a smoothed, motion-grown box beside every detection so the mask does not jitter.
     # Off by default: measured by bench/temporal.py it more than doubled over-redaction
@@ -65,7 +73,8 @@ class TrackOptions:
     back_hold_min_match: float = 0.6
 
     def __post_init__(self) -> None:
-        for name in ("max_gap", "pre_extend", "post_extend", "hold", "back_hold"):
+        for name in ("max_gap", "sparse_gap", "pre_extend", "post_extend", "hold",
+                     "back_hold"):
             if not 0 <= getattr(self, name) <= 300:
                 raise ConfigError(f"{name} must lie in [0, 300] frames, got {getattr(self, name)}")
         if self.confirm_hits < 1:
@@ -86,7 +95,7 @@ class TrackOptions:
     @property
     def window(self) -> int:
         """Frames held back before a frame's regions are final (bounds memory)."""
-        return max(self.max_gap, self.pre_extend) + 1
+        return max(self.max_gap, self.sparse_gap, self.pre_extend) + 1
 
 
 @dataclass
@@ -184,7 +193,7 @@ class Tracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._seq = 0
-        self._blind = 0
+        self._blind: Mapping[Kind, int] = {}
         self._image: np.ndarray | None = None  # the frame being pushed (never kept after)
         self.summaries: dict[int, TrackSummary] = {}
 
@@ -192,19 +201,21 @@ class Tracker:
 
     def push(self, ref: FrameRef, detections: Iterable[Region],
              candidates: Iterable[Region] = (), *, cut: bool = False,
-             payload: Any = None, blind: int = 0, image: np.ndarray | None = None
+             payload: Any = None, blind: int | Mapping[Kind, int] = 0,
+             image: np.ndarray | None = None
              ) -> list[tuple[FrameRef, list[Region], Any]]:
         """Add one frame; returns the frames (ref, regions, payload) whose regions are final.
 
         `blind`: in this many frames before this one, objects of the sizes found here were
         not searched for (a scheduled search); a track that starts here is hidden back over
-        them as well as over `pre_extend` frames. `image`: the frame's RGB pixels, for the
-        visual hold (without them tracks are held by the motion model alone); only patches
-        of the live tracks' boxes are kept from it.
+        them as well as over `pre_extend` frames. One number for every kind, or one per kind
+        (plates searched every few frames, faces on their own schedule). `image`: the frame's
+        RGB pixels, for the visual hold (without them tracks are held by the motion model
+        alone); only patches of the live tracks' boxes are kept from it.
         """
         o = self.options
         frame = _Frame(self._seq, ref, ref.seconds, list(detections), payload, cut)
-        self._blind = blind
+        self._blind = blind if isinstance(blind, Mapping) else {k: blind for k in Kind}
         self._seq += 1
         if cut:
             self._tracks = []  # a new shot: nothing may be dragged across the cut
@@ -300,7 +311,8 @@ class Tracker:
             if kind is not Kind.FACE and o.sparse_link > 0:
                 # Plates and text are searched every few frames, so they move further between
                 # detections than overlap can follow: link by centre distance as well.
-                for ti, di in self._near(preds, boxes, matched_tracks, matched_dets):
+                since = np.array([frame.seq - t.last_seq for t in tracks], np.float64)
+                for ti, di in self._near(preds, boxes, since, matched_tracks, matched_dets):
                     link(ti, di)
         for ti, tr in enumerate(tracks):
             if ti in matched_tracks:
@@ -319,7 +331,7 @@ class Tracker:
                 self._update(tr, frame, Region(box, kind, tr.score), detected=False, held=True)
                 continue
             tr.misses += 1
-            if tr.misses > o.max_gap:
+            if tr.misses > (o.max_gap if kind is Kind.FACE else o.sparse_gap):
                 self._tracks.remove(tr)
                 continue
             if tr.confirmed and tr.misses <= o.post_extend:
@@ -332,7 +344,8 @@ class Tracker:
             v = _cxcywh(r.box)
             tr = _Track(self._next_id, kind, v, v.copy(), np.zeros(4), frame.seq, frame.t,
                         frame.seq, r.score,
-                        pre_extend=min(max(o.pre_extend, self._blind), o.window - 1))
+                        pre_extend=min(max(o.pre_extend, self._blind.get(kind, 0)),
+                                       o.window - 1))
             self._next_id += 1
             self._tracks.append(tr)
             frame.raw[i] = replace(r, track_id=tr.id)
@@ -341,12 +354,12 @@ class Tracker:
             if o.confirm_hits <= 1:
                 self._confirm(tr)
 
-    def _near(self, preds: np.ndarray, boxes: np.ndarray, used_t: set[int], used_d: set[int]
-              ) -> list[tuple[int, int]]:
+    def _near(self, preds: np.ndarray, boxes: np.ndarray, since: np.ndarray,
+              used_t: set[int], used_d: set[int]) -> list[tuple[int, int]]:
         """Unmatched (track, detection) pairs whose centres lie close, nearest first.
 
-        Close: within `sparse_link` times the larger side of the predicted box, and sizes
-        within a factor of 2 of each other.
+        Close: within `sparse_link` times the larger side of the predicted box for each of the
+        `since` frames since the track was last found, and sizes within a factor of 2.
         """
         pc = (preds[:, None, :2] + preds[:, None, 2:]) / 2
         bc = (boxes[None, :, :2] + boxes[None, :, 2:]) / 2
@@ -354,7 +367,8 @@ class Tracker:
         pside = np.maximum(preds[:, 2] - preds[:, 0], preds[:, 3] - preds[:, 1])[:, None]
         bside = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])[None, :]
         ratio = np.maximum(pside, bside) / np.maximum(np.minimum(pside, bside), 1e-6)
-        ok = (dist <= self.options.sparse_link * pside) & (ratio <= 2.0)
+        reach = self.options.sparse_link * pside * np.maximum(since, 1.0)[:, None]
+        ok = (dist <= reach) & (ratio <= 2.0)
         out = []
         for ti, di in zip(*np.unravel_index(np.argsort(dist, axis=None), dist.shape),
                           strict=True):
