@@ -58,6 +58,7 @@ import numpy as np
 from faceless.anonymize.operators import redaction_mask
 from faceless.core.types import Detections, Kind, Region
 from faceless.detect.plates import PlateDetector, PlateOptions
+from faceless.detect.sparse import SparseOptions
 from faceless.media.video import iter_frames
 from faceless.pipeline import Engine, Options, frame_regions
 from faceless.track.tracker import Tracker, TrackOptions
@@ -477,13 +478,18 @@ class CachedPlates:
     def setup(self) -> None:
         self.inner.setup()
 
-    def detect(self, image: np.ndarray) -> Detections:
-        key = hashlib.blake2b(image.tobytes(), digest_size=16,
+    def main_pass(self, width: int, height: int) -> float:
+        return self.inner.main_pass(width, height)
+
+    def detect(self, image: np.ndarray, passes: list[float] | None = None) -> Detections:
+        extra = b"" if passes is None else repr(passes).encode()
+        key = hashlib.blake2b(image.tobytes() + extra, digest_size=16,
                               person=str(image.shape).encode()[:16]).digest()
-        self.calls += 1
+        if passes is None:  # closer looks (crops) are not plate searches
+            self.calls += 1
         if not self.use_cache or key not in self.store:
             t0 = time.process_time()
-            found = self.inner.detect(image)
+            found = self.inner.detect(image) if passes is None else self.inner.detect(image, passes)
             cpu = time.process_time() - t0
             self.spent += cpu
             self.computed += 1
@@ -601,14 +607,17 @@ BASE = Options(hide=frozenset({Kind.PLATE}))
 
 
 def parse_variant(text: str) -> Mode:
-    """NAME:key=value,... with text_every, track=none, TrackOptions and PlateOptions fields."""
+    """NAME:key=value,... with text_every, track=none, TrackOptions and PlateOptions fields,
+    and SparseOptions fields prefixed `sparse_` (sparse_every=0: no closer looks)."""
     name, _, body = text.partition(":")
     track: dict[str, Any] = {}
     plate: dict[str, Any] = {}
+    sparse: dict[str, Any] = {}
     top: dict[str, Any] = {}
     known = {**{f.name: ("track", f.type) for f in fields(TrackOptions)},
              **{f.name: ("plate", f.type) for f in fields(PlateOptions)
-                if f.name not in ("text", "rec_model_path")}}
+                if f.name not in ("text", "rec_model_path")},
+             **{f"sparse_{f.name}": ("sparse", f.type) for f in fields(SparseOptions)}}
     no_track = False
     for item in filter(None, body.split(",")):
         k, _, v = (x.strip() for x in item.partition("="))
@@ -627,9 +636,13 @@ def parse_variant(text: str) -> Mode:
             value: Any = v.lower() in ("1", "true", "yes")
         else:
             value = int(v) if typ in (int, "int") else float(v)
-        (track if group == "track" else plate)[k] = value
+        if group == "sparse":
+            sparse[k.removeprefix("sparse_")] = value
+        else:
+            (track if group == "track" else plate)[k] = value
     opts = replace(BASE, **top, track=None if no_track else replace(TrackOptions(), **track),
-                   plate=replace(PlateOptions(), **plate))
+                   plate=replace(PlateOptions(), **plate),
+                   sparse=replace(SparseOptions(), **sparse))
     return Mode(name or text, opts)
 
 

@@ -233,5 +233,6 @@ def test_modes_set_the_video_schedule(tmp_path, capsys):
     assert seen[None]["schedule"]["full_every"] == 8
     assert seen["--thorough"]["schedule"] is None
     assert 2.0 in seen["--thorough"]["face"]["scales"]
-    assert seen["--thorough"]["text_every"] == 1 and seen["--fast"]["text_every"] == 6
-    assert seen["--text-every=12"]["text_every"] == 12 and seen[None]["text_every"] == 3
+    assert seen["--thorough"]["text_every"] == 1 and seen["--fast"]["text_every"] == 12
+    assert seen["--text-every=12"]["text_every"] == 12 and seen[None]["text_every"] == 6
+    assert seen[None]["sparse"]["every"] == 1 and seen["--fast"]["sparse"]["every"] == 2

@@ -30,6 +30,7 @@ from faceless.detect.base import Detector, sha256_file
 from faceless.detect.faces import CenterFaceDetector, FaceOptions, thorough
 from faceless.detect.guided import GuidedFaces, Look, ScheduleOptions
 from faceless.detect.plates import PlateDetector, PlateOptions
+from faceless.detect.sparse import SparseOptions, closer_looks
 from faceless.detect.text import TextDetector, TextOptions
 from faceless.media.files import atomic_output, check_paths, default_output
 from faceless.media.image import (
@@ -58,6 +59,9 @@ Progress = Callable[[int, int | None], None]
 """Called as progress(done, total) after each frame; total is None when unknown."""
 FaceSearch = Callable[[Any, np.ndarray], tuple[Detections, Detections]]
 """Called as search(face detector, image) -> (confident faces, candidates)."""
+SparseSearch = Callable[[Any, np.ndarray], Detections]
+"""Called as search(plate or text detector, image) -> what it finds on a frame it does not
+fully search (see detect.sparse)."""
 
 
 @dataclass(frozen=True)
@@ -79,10 +83,14 @@ class Options:
         default_factory=lambda: OperatorSpec(Operator.FILL, Shape.BOX))
     text_operator: OperatorSpec = field(
         default_factory=lambda: OperatorSpec(Operator.FILL, Shape.BOX))
-    # Video with tracking: plates and text are searched on every Nth frame (they cost ~5x a
-    # face pass at 1080p); tracking carries them between searches and back to when they
-    # appeared. 1 searches every frame.
-    text_every: int = 3
+    # Video with tracking: plates and text are searched on every Nth frame (a search costs
+    # ~10x a face pass); tracking carries them between searches and back to when they
+    # appeared, and `sparse` looks closer at the tracked ones on the frames between. 1
+    # searches every frame. Measured by bench/plates_temporal.py (seeds 1 and 2, session 5):
+    # every 6th frame with closer looks between leaked 0.88x the plate-frames of every 3rd
+    # frame without them, at 0.88x the CPU (docs/benchmarks.md, "Plate leaks over time").
+    text_every: int = 6
+    sparse: SparseOptions = field(default_factory=SparseOptions)
     video: VideoOptions = field(default_factory=VideoOptions)
     image: ImageOptions = field(default_factory=ImageOptions)
     # Video: decode and encode in their own threads, overlapping analysis (same output).
@@ -118,6 +126,7 @@ class Options:
                 "face": face, "mask_scale": self.mask_scale, "operator": self.operator.to_dict(),
                 "plate_operator": self.plate_operator.to_dict(),
                 "text_operator": self.text_operator.to_dict(), "text_every": self.text_every,
+                "sparse": asdict(self.sparse),
                 "track": None if self.track is None else asdict(self.track),
                 "schedule": None if self.schedule is None or self.track is None
                 else asdict(self.schedule)}
@@ -130,8 +139,8 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
     """`base` (default: Options()) set up for one of the speed/recall MODES.
 
     fast: the int8 face model (also the default), full face looks every 30th frame, a 512 px
-    pass between, plates searched every 6th frame (bulk work; its recall cost is in
-    docs/benchmarks.md).
+    pass between, plates searched every 12th frame with closer looks at tracked ones on
+    every 2nd (bulk work; its recall cost is in docs/benchmarks.md).
     default: `base` unchanged.
     thorough: the face passes of `detect.faces.thorough` (1x/2x/3x, mirrored, tiled) on
     every frame, plates and text searched on every frame (recall over time).
@@ -141,7 +150,8 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
         return base
     if mode == "fast":
         return replace(base, schedule=ScheduleOptions(full_every=30, low_side=512),
-                       text_every=max(base.text_every, 6),
+                       text_every=max(base.text_every, 12),
+                       sparse=replace(base.sparse, every=max(base.sparse.every, 2)),
                        face=replace(base.face, precision="int8"))
     if mode == "thorough":
         return replace(base, schedule=None, text_every=1, face=thorough(base.face))
@@ -210,25 +220,29 @@ class Engine:
         return self.analyse(image, candidates=False, video=video)[0]
 
     def analyse(self, image: np.ndarray, candidates: bool = True, video: bool = False,
-                frame_index: int | None = None, faces: FaceSearch | None = None
-                ) -> tuple[list[Region], list[Region]]:
+                frame_index: int | None = None, faces: FaceSearch | None = None,
+                between: SparseSearch | None = None) -> tuple[list[Region], list[Region]]:
         """Regions to redact, and low-score candidates that only tracking may accept.
 
         `video` selects the per-frame budget (no 2x small-face pass on large frames);
         `frame_index`, given only when tracking carries regions between frames, lets the
         costly plate and text detectors run on every `text_every`-th frame; `faces`, when
-        given, searches for faces in place of the face detector's own `detect_all`.
+        given, searches for faces in place of the face detector's own `detect_all`;
+        `between`, when given, searches for plates and text on the other frames.
         """
         out: list[Region] = []
         low: list[Region] = []
         every = self.options.text_every
         for det in self.detectors:
-            if (det.kind in (Kind.PLATE, Kind.TEXT) and frame_index is not None
-                    and frame_index % every != 0):
+            skip = (det.kind in (Kind.PLATE, Kind.TEXT) and frame_index is not None
+                    and frame_index % every != 0)
+            if skip and between is None:
                 continue
             try:
                 detect_all = getattr(det, "detect_all", None)
-                if faces is not None and det.kind is Kind.FACE:
+                if skip:
+                    found, maybe = between(det, image), None
+                elif faces is not None and det.kind is Kind.FACE:
                     found, maybe = faces(det, image)
                 elif detect_all is not None:
                     found, maybe = detect_all(image, candidates, video)
@@ -244,9 +258,10 @@ class Engine:
                     continue
                 # Face boxes are grown to the head; plate and text detectors size their own.
                 grow = self.options.mask_scale if dets.kind is Kind.FACE else 1.0
+                how = " (closer look)" if skip else ""
                 for r in dets.regions():
                     into.append(replace(r, box=scale_box(r.box, grow),
-                                        reason=f"{dets.kind} score {r.score:.2f}"))
+                                        reason=f"{dets.kind} score {r.score:.2f}{how}"))
         return out, low
 
     def hide(self, image: np.ndarray, regions: list[Region],
@@ -335,11 +350,25 @@ def frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | 
         sure, maybe, look = g.detect_all(image, np.array(expected).reshape(-1, 4), cut)
         return sure, maybe
 
+    sparse, index = eng.options.sparse, 0
+
+    def between(det: Any, image: np.ndarray) -> Detections:
+        # Detectors that can run at a given scale say which one a whole frame gets.
+        main_pass = getattr(det, "main_pass", None)
+        if not sparse.every or index % sparse.every or main_pass is None:
+            return Detections.empty(det.kind)
+        expected = np.array(tracker.expected(t, det.kind)).reshape(-1, 4)
+        if not len(expected):
+            return Detections.empty(det.kind)
+        h, w = image.shape[:2]
+        return closer_looks(det.detect, image, expected, det.kind, [main_pass(w, h)], sparse)
+
     for vf in frames:
-        t, cut, look = vf.ref.seconds, cuts(vf.image), None
+        t, cut, look, index = vf.ref.seconds, cuts(vf.image), None, vf.ref.index
         regions, candidates = eng.analyse(
             vf.image, video=True, frame_index=vf.ref.index,
-            faces=search if schedule is not None else None)
+            faces=search if schedule is not None else None,
+            between=None if cut else between)
         # The pixels go to the tracker in every path (run and detect alike, so both give the
         # same regions) for its visual hold; it keeps only small patches of live tracks.
         yield from tracker.push(vf.ref, regions, candidates, cut=cut,

@@ -74,8 +74,9 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                         "1 looks at every frame in full)")
     g.add_argument("--text-every", type=int, default=None, metavar="N",
                    help="video: search for plates and text on every Nth frame, tracking "
-                        f"carries them between (default {Options.text_every}; --fast 6; "
-                        "the plate search is most of the default mode's time)")
+                        f"carries them between and looks closer at tracked ones (default "
+                        f"{Options.text_every}; --fast 12; the plate search is most of the "
+                        "default mode's time)")
     g.add_argument("--hide", default="face,plate",
                    help="what to hide, comma-separated from face, plate, text "
                         "(default %(default)s; text hides all legible text, plates included)")

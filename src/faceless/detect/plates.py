@@ -25,6 +25,7 @@ import logging
 import re
 import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -387,7 +388,12 @@ class PlateDetector:
             self.text.setup()
             self.recognizer.setup()
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def main_pass(self, width: int, height: int) -> float:
+        """The scale of the text detector's main pass over a whole frame of this size."""
+        return self.text.main_pass(width, height)
+
+    def detect(self, image: np.ndarray, passes: Sequence[float] | None = None) -> Detections:
+        """Plates in an RGB image; `passes` as in `TextDetector.find`."""
         check_image(image, "plate detector")
         self.setup()
         o = self.options
@@ -395,7 +401,7 @@ class PlateDetector:
         # Every pass's lines are read, duplicates included: two passes box the same line
         # differently, and one box may read where the other misreads (measured: +2 us plates
         # with scales (1, 1.5) against reading only the best-scoring duplicate).
-        found = self.text.find(image)
+        found = self.text.find(image, passes)
         if not len(found):
             return Detections.empty(Kind.PLATE)
         candidates = [i for i, q in enumerate(found.quads)

@@ -5,6 +5,7 @@ Finds where text is, never what it says: the recognition network is not used her
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,14 +110,22 @@ class TextDetector:
         """Load the model once; later calls do nothing."""
         self.model.setup()
 
-    def find(self, image: np.ndarray) -> TextBoxes:
-        """Rotated text rectangles of every pass, in the image's pixels (may overlap)."""
+    def main_pass(self, width: int, height: int) -> float:
+        """The scale of the main pass over a whole frame of this size."""
+        return self.options.passes(width, height)[0]
+
+    def find(self, image: np.ndarray, passes: Sequence[float] | None = None) -> TextBoxes:
+        """Rotated text rectangles of every pass, in the image's pixels (may overlap).
+
+        `passes`: scales to run at instead of `options.passes` of the image's size (a crop of
+        a video frame runs at the frame's own main scale).
+        """
         check_image(image, "text detector")
         self.setup()
         o = self.options
         h, w = image.shape[:2]
         parts = []
-        for scale in o.passes(w, h):
+        for scale in o.passes(w, h) if passes is None else passes:
             if scale != 1.0:
                 sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
                 interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
@@ -132,8 +141,8 @@ class TextDetector:
             parts.append(found)
         return TextBoxes.concat(parts)
 
-    def detect(self, image: np.ndarray) -> Detections:
-        found = self.find(image)
+    def detect(self, image: np.ndarray, passes: Sequence[float] | None = None) -> Detections:
+        found = self.find(image, passes)
         h, w = image.shape[:2]
         xyxy, score = merge_union(found.xyxy(), found.score, self.options.merge_iou)
         xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
