@@ -36,10 +36,13 @@ class SparseOptions:
     context_y: float = 1.0
     min_crop: int = 96  # px of a crop's side at least
     max_looks: int = 8  # crops per frame at most (after merging overlapping ones)
-    # Crops per frame cover at most this share of the frame's pixels (the largest first):
-    # looks on 5 frames of 6 then cost at most what a full search on every 3rd frame does,
-    # however many plates and signs are tracked.
-    max_share: float = 0.15
+    # Crops per frame cover at most this share of the frame's pixels (the largest first), so
+    # a frame full of tracked signs cannot cost more than about half a full search (looks on
+    # 5 frames of 6 and the search on the 6th: at most 1.5x the text network's pixels of a
+    # search on every 3rd frame). Measured (bench/plates_temporal.py, seed 1): 0.15 leaked
+    # 269 plate-frames, 0.25 215, 0.4 178 (as with no bound) at 114 / 122 / 124 CPU s: a
+    # bound that drops the merged crop of two nearby plates costs recall, not much CPU.
+    max_share: float = 0.4
     edge: float = 2.0  # px: a box this close to a crop's inner edge is dropped
 
     def __post_init__(self) -> None:
