@@ -128,3 +128,22 @@ def test_plates_get_closer_looks_between_full_searches(tmp_path, every):
         assert len(looked) == 16 and all(h * w < 0.4 * 240 * 320 for h, w in looked)
     else:
         assert not looked
+
+
+def test_a_crop_runs_at_the_scale_it_is_given_not_upscaled_for_being_small():
+    from faceless.detect.text import TextDetector
+
+    det = TextDetector()
+    seen = []
+    real = det.model.probability
+
+    def probability(rgb, tile, overlap):
+        seen.append(rgb.shape[:2])
+        return real(rgb, tile, overlap)
+
+    det.model.probability = probability
+    crop = np.full((60, 200, 3), 128, np.uint8)
+    assert det.main_pass(1280, 720) == 1.0 and det.main_pass(640, 360) > 1.0
+    det.detect(crop)  # as a whole image: small, so upscaled
+    det.detect(crop, passes=[1.0])  # as a crop of a 720p frame: its own size
+    assert seen[0][0] > 60 and seen[1] == (60, 200)
