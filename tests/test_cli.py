@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from faceless.cli.main import main
+from faceless.detect.ocr import DET_INT8_SHA256, DET_SHA256
 from mediagen import changed_fraction, png_bomb, portrait_scene
 from videogen import make_audio, make_video
 
@@ -215,7 +216,7 @@ def test_a_cut_off_video_is_done_with_a_warning(tmp_path, capsys):
 def test_modes_set_the_video_schedule(tmp_path, capsys):
     """--fast looks in full less often, --thorough on every frame, both recorded in the plan."""
     clip = make_video(tmp_path / "c.mp4", 4, size=(64, 48))
-    seen = {}
+    seen, models = {}, {}
     for flag in ("--fast", "--thorough", "--full-every=5", "--track-hold=0", "--text-every=12",
                  None):
         plan = tmp_path / f"{flag}.json"
@@ -223,7 +224,11 @@ def test_modes_set_the_video_schedule(tmp_path, capsys):
         code, _, _ = run(argv, capsys)
         assert code == 0
         seen[flag] = json.loads(plan.read_text())["settings"]
+        models[flag] = {m["sha256"] for m in json.loads(plan.read_text())["models"]}
     assert seen["--fast"]["schedule"]["full_every"] == 30
+    # The text network is int8 by default and the original fp32 one in --thorough.
+    assert DET_INT8_SHA256 in models[None] and DET_SHA256 not in models[None]
+    assert DET_SHA256 in models["--thorough"] and DET_INT8_SHA256 not in models["--thorough"]
     assert seen[None]["track"]["hold"] == 45  # the visual hold is on by default
     assert seen["--track-hold=0"]["track"]["hold"] == 0
     assert seen["--fast"]["face"]["precision"] == "int8"

@@ -275,7 +275,7 @@ def test_plate_background_finds_the_plate_but_not_a_wall():
 def test_model_cards_pin_both_shipped_models(detector):
     det_card, rec_card = detector.cards
     assert detector.card == det_card
-    assert det_card.sha256 == ocr.DET_SHA256 and rec_card.sha256 == REC_SHA256
+    assert det_card.sha256 == ocr.DET_INT8_SHA256 and rec_card.sha256 == REC_SHA256
     assert det_card.licence == rec_card.licence == "Apache-2.0"
 
 

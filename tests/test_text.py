@@ -10,6 +10,7 @@ from faceless.core.types import Kind
 from faceless.detect import ocr
 from faceless.detect.base import Detector
 from faceless.detect.ocr import (
+    DET_INT8_SHA256,
     DET_SHA256,
     TextBoxes,
     TextModel,
@@ -81,8 +82,26 @@ def test_wrong_input_is_an_analysis_error(detector):
 
 def test_model_card_pins_the_shipped_weights(detector):
     card = detector.card
-    assert card.sha256 == DET_SHA256 and card.licence == "Apache-2.0"
-    assert "rapidocr" in card.source
+    assert card.sha256 == DET_INT8_SHA256 and card.licence == "Apache-2.0"
+    assert "quantize_ppocr_det" in card.source and "int8" in card.name
+    fp32 = TextDetector(TextOptions(precision="fp32")).card
+    assert fp32.sha256 == DET_SHA256 and "rapidocr" in fp32.source
+    licence = ocr.package_file("faceless.models", "LICENSE-ppocr.txt").read_text()
+    assert "Apache License" in licence and "ppocr-det-int8.onnx" in licence
+
+
+def test_int8_and_fp32_networks_find_the_same_lines():
+    img = textured(360, 560, seed=7, mean=190, spread=14)
+    lines = [draw_text(img, "EXIT 24 NORTH", (40, 50), 30),
+             draw_text(img, "no parking 8-18", (90, 210), 20),
+             draw_text(img, "KX 4471", (300, 300), 16)]
+    for precision in ("int8", "fp32"):
+        found = TextDetector(TextOptions(precision=precision)).detect(img)
+        for line in lines:
+            assert covered(found.xyxy, line) >= 0.9, (precision, line, found.xyxy)
+    a = TextDetector(TextOptions(precision="int8")).model.probability(img, 1280, 256)
+    b = TextDetector(TextOptions(precision="fp32")).model.probability(img, 1280, 256)
+    assert ((a > 0.3) == (b > 0.3)).mean() > 0.97  # the binarised maps agree
 
 
 def test_a_tampered_model_is_refused(tmp_path, monkeypatch):
@@ -106,7 +125,8 @@ def test_a_model_that_is_not_onnx_is_a_model_error(tmp_path):
 def test_options_are_validated():
     for bad in (dict(threshold=0), dict(box_threshold=1.0), dict(unclip_ratio=0.5),
                 dict(tile=100), dict(tile=1000), dict(tile_overlap=2000), dict(scales=()),
-                dict(scales=(0.0,)), dict(coarse_side=10), dict(merge_iou=0)):
+                dict(scales=(0.0,)), dict(coarse_side=10), dict(merge_iou=0),
+                dict(precision="int4")):
         with pytest.raises(ConfigError):
             TextOptions(**bad)
 

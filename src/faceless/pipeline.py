@@ -143,7 +143,8 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
     every 2nd (bulk work; its recall cost is in docs/benchmarks.md).
     default: `base` unchanged.
     thorough: the face passes of `detect.faces.thorough` (1x/2x/3x, mirrored, tiled) on
-    every frame, plates and text searched on every frame (recall over time).
+    every frame, plates and text searched on every frame (recall over time), with the
+    original fp32 networks.
     """
     base = base or Options()
     if mode == "default":
@@ -154,8 +155,17 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
                        sparse=replace(base.sparse, every=max(base.sparse.every, 2)),
                        face=replace(base.face, precision="int8"))
     if mode == "thorough":
-        return replace(base, schedule=None, text_every=1, face=thorough(base.face))
+        return with_precision(replace(base, schedule=None, text_every=1,
+                                      face=thorough(base.face)), "fp32")
     raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+
+
+def with_precision(options: Options, precision: str) -> Options:
+    """`options` with the face and text networks at `precision` (int8 or fp32)."""
+    text = replace(options.text, precision=precision)
+    plate = replace(options.plate, text=replace(options.plate.text, precision=precision))
+    return replace(options, face=replace(options.face, precision=precision), text=text,
+                   plate=plate)
 
 
 @dataclass(frozen=True)
