@@ -244,4 +244,4 @@ def test_modes_set_the_video_schedule(tmp_path, capsys):
     assert 2.0 in seen["--thorough"]["face"]["scales"]
     assert seen["--thorough"]["text_every"] == 1 and seen["--fast"]["text_every"] == 12
     assert seen["--text-every=12"]["text_every"] == 12 and seen[None]["text_every"] == 6
-    assert seen[None]["sparse"]["every"] == 1 and seen["--fast"]["sparse"]["every"] == 2
+    assert seen[None]["sparse"]["every"] == 2 and seen["--fast"]["sparse"]["every"] == 2

@@ -86,9 +86,10 @@ class Options:
     # Video with tracking: plates and text are searched on every Nth frame (a search costs
     # ~10x a face pass); tracking carries them between searches and back to when they
     # appeared, and `sparse` looks closer at the tracked ones on the frames between. 1
-    # searches every frame. Measured by bench/plates_temporal.py (seeds 1 and 2, session 5):
-    # every 6th frame with closer looks between leaked 0.88x the plate-frames of every 3rd
-    # frame without them, at 0.88x the CPU (docs/benchmarks.md, "Plate leaks over time").
+    # searches every frame. Measured by bench/plates_temporal.py (seeds 1 and 2, session 5,
+    # int8 text network): every 6th frame with closer looks on every 2nd frame between leaked
+    # 0.99x the plate-frames of every 3rd frame without them, at 0.72x the CPU (fp32: every
+    # frame between, 0.88x at 0.88x; docs/benchmarks.md, "Plate leaks over time").
     text_every: int = 6
     sparse: SparseOptions = field(default_factory=SparseOptions)
     video: VideoOptions = field(default_factory=VideoOptions)
@@ -139,8 +140,8 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
     """`base` (default: Options()) set up for one of the speed/recall MODES.
 
     fast: the int8 face model (also the default), full face looks every 30th frame, a 512 px
-    pass between, plates searched every 12th frame with closer looks at tracked ones on
-    every 2nd (bulk work; its recall cost is in docs/benchmarks.md).
+    pass between, plates searched every 12th frame (closer looks at tracked ones on every
+    2nd frame, as by default) (bulk work; its recall cost is in docs/benchmarks.md).
     default: `base` unchanged.
     thorough: the face passes of `detect.faces.thorough` (1x/2x/3x, mirrored, tiled) on
     every frame, plates and text searched on every frame (recall over time), with the

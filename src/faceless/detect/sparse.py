@@ -27,7 +27,12 @@ from faceless.detect.ocr import merge_union
 class SparseOptions:
     """How often plates and text get closer looks between full searches, and how wide."""
 
-    every: int = 1  # a closer look on every Nth frame not fully searched (0: never)
+    # A closer look on every Nth frame not fully searched (0: never). Measured with the int8
+    # text network (bench/plates_temporal.py, seeds 1 + 2, plates searched every 6th frame):
+    # every frame between 479 leaked plate-frames at 178 CPU s, every 2nd 487 at 136 (and
+    # fewer plates that leak at all: 11 vs 15); every 3rd frame searched without looks 494
+    # at 188. So 2.
+    every: int = 2
     # The crop reaches this many box widths left and right, and box heights above and below.
     # Measured (bench/plates_temporal.py, seed 1, every 6th frame searched, looks on every
     # frame between): 1.5 / 2.0 cost 161 CPU s for 180 leaked plate-frames, 0.75 / 1.0
