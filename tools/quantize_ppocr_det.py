@@ -131,6 +131,14 @@ def calibration_blobs(fisheye: int, pets: int, talking: int, max_side: int
 # --------------------------------------------------------------------------- exact folding
 
 
+def _rebuild(g, drop: set[int], new: dict[int, object] | None = None) -> None:
+    """Keep the graph's nodes but the dropped ones (by id), each replaced where `new` says."""
+    new = new or {}
+    nodes = [new.get(id(n), n) for n in g.node if id(n) not in drop]
+    del g.node[:]
+    g.node.extend(nodes)
+
+
 def _scalar(inits: dict, name: str) -> float | None:
     from onnx import numpy_helper
 
@@ -211,9 +219,7 @@ def fold(model: onnx.ModelProto) -> onnx.ModelProto:
         conv.input.extend([wn, bn])
         conv.output[0] = out
         drop.update({id(mul), id(add)})
-    nodes = [n for n in g.node if id(n) not in drop]
-    del g.node[:]
-    g.node.extend(nodes)
+    _rebuild(g, drop)
 
     # 2) x -> Add(3) -> Clip(0, 6) -> Mul(x, .) -> Div(6)  =>  HardSwish(x)
     cons = consumers()
@@ -243,9 +249,7 @@ def fold(model: onnx.ModelProto) -> onnx.ModelProto:
         new[id(div)] = helper.make_node("HardSwish", [x], [div.output[0]],
                                         name=add.name + "_hardswish")
         drop.update({id(add), id(clip), id(mul)})
-    nodes = [new.get(id(n), n) for n in g.node if id(n) not in drop]
-    del g.node[:]
-    g.node.extend(nodes)
+    _rebuild(g, drop, new)
 
     # 3) HardSwish -> Mul(a) -> Add(b) -> only 1x1 unpadded Convs  =>  Conv(W*a, b + a0*sum W)
     #    (with padding the border would see 0 instead of b: not exact, so left alone)
@@ -272,9 +276,7 @@ def fold(model: onnx.ModelProto) -> onnx.ModelProto:
             del t.input[:]
             t.input.extend([hs.output[0], wn, bn])
         drop.update({id(mul), id(add)})
-    nodes = [n for n in g.node if id(n) not in drop]
-    del g.node[:]
-    g.node.extend(nodes)
+    _rebuild(g, drop)
 
     used = {i for n in g.node for i in n.input}
     keep = [i for i in g.initializer if i.name in used]

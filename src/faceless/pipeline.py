@@ -140,8 +140,8 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
     """`base` (default: Options()) set up for one of the speed/recall MODES.
 
     fast: the int8 face model (also the default), full face looks every 30th frame, a 512 px
-    pass between, plates searched every 12th frame (closer looks at tracked ones on every
-    2nd frame, as by default) (bulk work; its recall cost is in docs/benchmarks.md).
+    pass between, plates searched every 12th frame, with the base's closer looks at tracked
+    ones between (bulk work; its recall cost is in docs/benchmarks.md).
     default: `base` unchanged.
     thorough: the face passes of `detect.faces.thorough` (1x/2x/3x, mirrored, tiled) on
     every frame, plates and text searched on every frame (recall over time), with the
@@ -153,7 +153,6 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
     if mode == "fast":
         return replace(base, schedule=ScheduleOptions(full_every=30, low_side=512),
                        text_every=max(base.text_every, 12),
-                       sparse=replace(base.sparse, every=max(base.sparse.every, 2)),
                        face=replace(base.face, precision="int8"))
     if mode == "thorough":
         return with_precision(replace(base, schedule=None, text_every=1,

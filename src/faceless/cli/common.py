@@ -25,8 +25,9 @@ from rich.progress import (
 from faceless.anonymize.operators import Operator, OperatorSpec, Shape
 from faceless.core.errors import ConfigError, FacelessError
 from faceless.core.types import Kind
-from faceless.detect.faces import PRECISIONS, FaceOptions
+from faceless.detect.faces import FaceOptions
 from faceless.detect.guided import ScheduleOptions
+from faceless.detect.onnx import PRECISIONS
 from faceless.media.files import is_output_name
 from faceless.media.image import IMAGE_EXTENSIONS, ImageOptions
 from faceless.media.video import VIDEO_EXTENSIONS, AudioMode, VideoOptions

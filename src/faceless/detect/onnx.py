@@ -12,6 +12,9 @@ from faceless.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 
+# Shipped networks come as the original weights (fp32) or faceless's int8 builds.
+PRECISIONS = ("fp32", "int8")
+
 
 def package_file(package: str, name: str) -> Path:
     """Path of a data file shipped inside an installed package (never downloaded)."""

@@ -15,7 +15,8 @@ import numpy as np
 from faceless.core.errors import AnalysisError, ConfigError
 from faceless.core.types import Detections, Kind
 from faceless.detect.base import ModelCard
-from faceless.detect.ocr import PRECISIONS, TextBoxes, TextModel, db_boxes, merge_union
+from faceless.detect.ocr import TextBoxes, TextModel, db_boxes, merge_union
+from faceless.detect.onnx import PRECISIONS
 
 
 @dataclass(frozen=True)
