@@ -11,6 +11,10 @@ class CutDetector:
 
     Uses the mean absolute difference of 32x32 grey thumbnails, after removing the global
     brightness change (a light switched on is not a cut), on a 0..255 scale.
+
+    The thumbnail averages every `step`-th pixel of every `step`-th row (about 128 rows are
+    kept): each of its cells still averages dozens of samples, and area-resizing a whole
+    720p frame to 32x32 had cost 2.3 ms a frame (6 ms at 1080p) against 0.4 ms this way.
     """
 
     def __init__(self, threshold: float = 35.0) -> None:
@@ -18,7 +22,9 @@ class CutDetector:
         self._prev: np.ndarray | None = None
 
     def __call__(self, image: np.ndarray) -> bool:
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+        step = max(1, min(image.shape[:2]) // 128)
+        sample = np.ascontiguousarray(image[::step, ::step])
+        grey = cv2.cvtColor(sample, cv2.COLOR_RGB2GRAY) if sample.ndim == 3 else sample
         thumb = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
         prev, self._prev = self._prev, thumb
         if prev is None:
