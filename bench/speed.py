@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import re
@@ -86,10 +87,14 @@ def command(mode: str) -> list[str] | None:
         return [*MODES["deface"], *args]
     return None
 
-# name -> (source: "synthetic" WxH or a shared video path)
+# name -> source: a synthetic WxH clip (WxH/N: only its faces of at least N px at that size)
+# or a shared video path
 CLIPS: dict[str, str] = {
     "synthetic-720p": "1280x720",
     "synthetic-1080p": "1920x1080",
+    # Issue 5's target clips: faces from 20 px up (the clips above also hold 8-16 px ones).
+    "synthetic-720p-20px": "1280x720/20",
+    "synthetic-1080p-20px": "1920x1080/20",
     "pets2009 480x360": str(VIDEOS / "pets2009-vtest" / "vtest.mp4"),
     "egoblur 608x1080": str(VIDEOS / "egoblur-demo" / "gen1" / "demo_assets" /
                             "test_video.mp4"),
@@ -118,6 +123,13 @@ def _encode(frames: list[np.ndarray], path: Path, rate: Fraction) -> None:
 
 def synthetic_frames(width: int, height: int, n: int, seed: int = 0) -> list[np.ndarray]:
     """Portrait crops at many sizes drifting over a noisy gradient: real faces, known sizes."""
+    return synthetic_clip(width, height, n, seed)[0]
+
+
+def synthetic_clip(width: int, height: int, n: int, seed: int = 0, min_face: int = 0
+                   ) -> tuple[list[np.ndarray], list[list[list[float]]]]:
+    """synthetic_frames, keeping only faces of at least `min_face` px, and each frame's
+    face boxes (xyxy, clipped to the frame)."""
     import cv2
     import numpy as np
     from PIL import Image
@@ -126,21 +138,27 @@ def synthetic_frames(width: int, height: int, n: int, seed: int = 0) -> list[np.
 
     portrait = np.asarray(Image.open(astronaut_path()).convert("RGB"))
     fx1, fy1, fx2, fy2 = FACE_512
-    head = portrait[0:260, 120:340]  # the head with some hair, collar and background
+    hx, hy = 120, 0
+    head = portrait[hy:hy + 260, hx:hx + 220]  # the head with some hair, collar, background
     face_side_in_head = min(fx2 - fx1, fy2 - fy1)
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     base = np.stack([90 + 60 * xx / width, 110 + 40 * yy / height,
                      130 - 50 * xx / width], axis=2)
     k = height / 1080
-    sides = [max(8, round(s * k)) for s in FACE_SIDES]
-    tiles = []
+    sides = [side for side in (max(8, round(s * k)) for s in FACE_SIDES) if side >= min_face]
+    tiles, faces = [], []  # faces: the face box in each tile's own pixels
     for i, side in enumerate(sides):
         scale = side / face_side_in_head
         t = cv2.resize(head, (max(1, round(head.shape[1] * scale)),
                               max(1, round(head.shape[0] * scale))),
                        interpolation=cv2.INTER_AREA)
         tiles.append(t[:, ::-1] if i % 2 else t)
+        sx, sy = t.shape[1] / head.shape[1], t.shape[0] / head.shape[0]
+        x1, x2 = (fx1 - hx) * sx, (fx2 - hx) * sx
+        if i % 2:
+            x1, x2 = t.shape[1] - x2, t.shape[1] - x1
+        faces.append((x1, (fy1 - hy) * sy, x2, (fy2 - hy) * sy))
     # Lay the heads out left to right in rows, leaving room to drift.
     places, x, y, row_h = [], 10, 10, 0
     for t in tiles:
@@ -151,26 +169,33 @@ def synthetic_frames(width: int, height: int, n: int, seed: int = 0) -> list[np.
             break
         places.append((x, y))
         x, row_h = x + tw + 30, max(row_h, th)
-    frames = []
+    frames, boxes = [], []
     for f in range(n):
         img = base + rng.normal(0, 4, base.shape).astype(np.float32)
         img = np.clip(img, 0, 255).astype(np.uint8)
+        here = []
         for j, (t, (px, py)) in enumerate(zip(tiles, places, strict=False)):
             dx = round(12 * np.sin(f / 9 + j))
             dy = round(8 * np.cos(f / 11 + j))
             th, tw = t.shape[:2]
             x0, y0 = max(0, px + dx), max(0, py + dy)
             img[y0:y0 + th, x0:x0 + tw] = t[: height - y0, : width - x0]
+            x1, y1, x2, y2 = faces[j]
+            here.append([x0 + x1, y0 + y1, min(width, x0 + x2), min(height, y0 + y2)])
         frames.append(img)
-    return frames
+        boxes.append(here)
+    return frames, boxes
 
 
 def make_clip(name: str, spec: str, frames: int, folder: Path) -> Path:
     """The source clip for one CLIPS entry, `frames` frames long."""
     path = folder / (name.split()[0] + ".mp4")
     if "x" in spec and not spec.endswith(".mp4"):
-        w, h = (int(v) for v in spec.split("x"))
-        _encode(synthetic_frames(w, h, frames), path, Fraction(25))
+        size, _, least = spec.partition("/")
+        w, h = (int(v) for v in size.split("x"))
+        images, boxes = synthetic_clip(w, h, frames, min_face=int(least or 0))
+        _encode(images, path, Fraction(25))
+        path.with_suffix(".faces.json").write_text(json.dumps(boxes))
         return path
     import av
 
@@ -187,6 +212,47 @@ def make_clip(name: str, spec: str, frames: int, folder: Path) -> Path:
                 break
     _encode(out, path, Fraction(rate))
     return path
+
+
+# Judged as bench/temporal.py judges peers: a face is hidden in a frame when at least COVER
+# of its box's pixels changed by more than CHANGED in some channel (re-encoding alone moves
+# 99.9% of pixels by less), with every tool filling in magenta for this run.
+COVER, CHANGED = 0.7, 24
+FILL = {"faceless": ["--operator", "fill", "--color", "255,0,255"],
+        "deface": ["--replacewith", "img", "--replaceimg", "{magenta}"]}
+
+
+def judge_command(mode: str, magenta: Path) -> list[str] | None:
+    """The mode's command with its hiding switched to a magenta fill; None for the floor."""
+    cmd = command(mode)
+    if mode == FLOOR or cmd is None:
+        return None
+    tool = mode.split()[0]
+    return [*cmd, *(a.replace("{magenta}", str(magenta)) for a in FILL[tool])]
+
+
+def judge(src: Path, out: Path, faces: Path) -> tuple[int, int, int]:
+    """(face-frames left visible, face-frames in all, faces visible in some frame) of `out`."""
+    import av
+    import numpy as np
+
+    boxes = json.loads(faces.read_text())
+    leaked, total, leaking = 0, 0, set()
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        pairs = zip(a.decode(video=0), b.decode(video=0), strict=False)
+        for t, (fa, fb) in enumerate(pairs):
+            x = fa.to_ndarray(format="rgb24").astype(np.int16)
+            y = fb.to_ndarray(format="rgb24").astype(np.int16)
+            changed = np.abs(x - y).max(axis=2) > CHANGED
+            for j, (x1, y1, x2, y2) in enumerate(boxes[t]):
+                box = changed[int(y1):int(np.ceil(y2)), int(x1):int(np.ceil(x2))]
+                total += 1
+                if box.size == 0 or box.mean() < COVER:
+                    leaked += 1
+                    leaking.add(j)
+        if t + 1 < len(boxes):
+            raise RuntimeError(f"{out} has {t + 1} frames, {src} {len(boxes)}")
+    return leaked, total, len(leaking)
 
 
 def count_frames(path: Path) -> int:
@@ -249,12 +315,41 @@ def machine() -> str:
 # --------------------------------------------------------------------------- report
 
 
+def _leaks(cmd: list[str], src: Path, faces: Path, work: Path, log: Path) -> str:
+    """The judged run of one tool: 'leaked / in all (faces)' face-frames, or 'failed'."""
+    magenta = work / "magenta.png"
+    if not magenta.exists():  # a 16x16 PNG, written without importing an image library
+        import struct
+        import zlib
+
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            body = kind + data
+            return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+        rows = b"".join(b"\x00" + b"\xff\x00\xff" * 16 for _ in range(16))
+        magenta.write_bytes(b"\x89PNG\r\n\x1a\n"
+                            + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
+                            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    dst = work / f"{src.stem}.judged.mp4"
+    if not run_once(cmd, src, dst, log).ok:
+        return "failed"
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "judge", str(src),
+                           str(dst), str(faces)], capture_output=True, text=True)
+    if done.returncode != 0:
+        return "failed"
+    leaked, total, faces_leaking = done.stdout.split()
+    return f"{leaked} / {total} ({faces_leaking})"
+
+
 def table(rows: list[dict], markdown: bool = True) -> str:
     startup = any("startup" in r for r in rows)
+    recall = any("leaked" in r for r in rows)
     head = ["clip", "frames", "tool", "fps", "time / floor", "throughput vs deface",
             "CPU s / frame", "CPU vs deface", "peak RSS MB", "runs"]
     if startup:
         head[4:4] = ["start-up s", "steady fps", "steady vs deface"]
+    if recall:
+        head.append("leaked face-frames / in view (faces)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     deface = {r["clip"]: r for r in rows if r["mode"] == "deface" and r["ok"]}
     for r in rows:
@@ -274,7 +369,7 @@ def table(rows: list[dict], markdown: bool = True) -> str:
         lines.append(
             f"| {r['clip']} | {r['frames']} | {r['mode']} | {r['fps']:.1f} | {extra}"
             f"{r['ratio']:.1f}× | {vs} | {r['cpu_per_frame']:.3f} | {vs_cpu} | "
-            f"{r['rss_mb']:.0f} | {r['runs']} |")
+            f"{r['rss_mb']:.0f} | {r['runs']} |" + (f" {r.get('leaked', '–')} |" if recall else ""))
     return "\n".join(lines)
 
 
@@ -285,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:]
     if argv[:1] == ["transcode"]:  # the floor's own child process
         return transcode(Path(argv[1]), Path(argv[2]))
+    if argv[:1] == ["judge"]:  # judging decodes whole clips: in a child, as the tools run
+        print("\t".join(str(v) for v in judge(*(Path(v) for v in argv[1:4]))))
+        return 0
     if argv[:1] == ["make-clip"]:  # clips are made in a child, so this process stays small
         path = make_clip(argv[1], CLIPS[argv[1]], int(argv[2]), Path(argv[3]))
         print(f"{path}\t{count_frames(path)}")
@@ -304,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time every tool on a 2-frame cut of each clip: start-up (imports, "
                     "models) in its own column, and the steady rate, (frames - 2) / (time - "
                     "start-up time), which is what a long video sees")
+    ap.add_argument("--recall", action="store_true",
+                    help="on the synthetic clips, run every tool once more with a magenta "
+                    "fill and count the face-frames its output leaves visible (judged by "
+                    "pixels, as bench/temporal.py judges peers)")
     a = ap.parse_args(argv)
     clips, modes = list(a.clips), list(a.modes)
     unknown = [c for c in clips if c not in CLIPS] + [m for m in modes if command(m) is None]
@@ -363,6 +465,10 @@ def main(argv: list[str] | None = None) -> int:
                         # Two frames are in the start-up runs too: what is left is per frame.
                         row["steady_wall"] = max(1e-6, wall - row["startup"])
                         row["steady_fps"] = (n - 2) / row["steady_wall"]
+                faces = src.with_suffix(".faces.json")
+                fill = judge_command(mode, work / "magenta.png")
+                if a.recall and ok and fill is not None and faces.exists():
+                    row["leaked"] = _leaks(fill, src, faces, work, log)
                 rows.append(row)
                 print(f"{clip:18s} {mode:24s} " + (
                     f"{row['fps']:6.1f} fps  {row['ratio']:5.1f}x floor  "
