@@ -238,6 +238,11 @@ def test_modes_set_the_video_schedule(tmp_path, capsys):
     assert seen["--fast"]["face"]["precision"] == "int8"
     assert seen[None]["face"]["precision"] == "int8"
     assert seen["--thorough"]["face"]["precision"] == "fp32"
+    # The plan says which text network read the plates, not only the model cards.
+    assert seen[None]["plate"]["text"]["precision"] == "int8"
+    assert seen["--thorough"]["plate"]["text"]["precision"] == "fp32"
+    assert "text" not in seen[None]  # legible text is not hidden by default
+    assert "model_path" not in seen[None]["face"] and "threads" not in seen[None]["face"]
     assert seen["--full-every=5"]["schedule"]["full_every"] == 5
     assert seen[None]["schedule"]["full_every"] == 8
     assert seen["--thorough"]["schedule"] is None

@@ -121,16 +121,33 @@ class Options:
 
     def settings(self) -> dict[str, object]:
         """The parts of the options that a plan records."""
-        face = {k: v for k, v in asdict(self.face).items() if k not in ("model_path", "threads")}
-        face["scales"] = list(self.face.scales)
+        face = _recordable(asdict(self.face))
+        # Plate and text settings (the text network's precision among them) only where used.
+        found = {name: _recordable(asdict(getattr(self, name))) for name, kind in
+                 (("plate", Kind.PLATE), ("text", Kind.TEXT)) if kind in self.hide}
         return {"hide": sorted(str(k) for k in self.hide),
-                "face": face, "mask_scale": self.mask_scale, "operator": self.operator.to_dict(),
+                "face": face, **found, "mask_scale": self.mask_scale,
+                "operator": self.operator.to_dict(),
                 "plate_operator": self.plate_operator.to_dict(),
                 "text_operator": self.text_operator.to_dict(), "text_every": self.text_every,
                 "sparse": asdict(self.sparse),
                 "track": None if self.track is None else asdict(self.track),
                 "schedule": None if self.schedule is None or self.track is None
                 else asdict(self.schedule)}
+
+
+def _recordable(settings: dict[str, object]) -> dict[str, object]:
+    """Options as a plan records them: JSON values, without this machine's paths and threads."""
+    out: dict[str, object] = {}
+    for key, value in settings.items():
+        if key in ("model_path", "rec_model_path", "threads"):
+            continue
+        if isinstance(value, dict):
+            value = _recordable(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[key] = value
+    return out
 
 
 MODES = ("fast", "default", "thorough")
