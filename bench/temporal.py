@@ -50,7 +50,7 @@ from faceless.core.geometry import iou_matrix
 from faceless.core.types import Detections, FrameRef, Origin, Region
 from faceless.detect.faces import CenterFaceDetector, FaceOptions
 from faceless.detect.guided import ScheduleOptions
-from faceless.media.video import VideoFrame, iter_frames
+from faceless.media.video import VideoFrame, iter_frames, x264_same_bytes
 from faceless.pipeline import Engine, Options, anonymize_file, detect_file, frame_regions
 from faceless.plan.model import Plan
 from faceless.track.tracker import Tracker, TrackOptions
@@ -544,8 +544,9 @@ def write_video(path: Path, frames: list[np.ndarray], crf: int = 18, fps: int = 
         st.pix_fmt = "yuv420p"
         st.codec_context.time_base = tb
         # A fixed thread count: x264's output depends on it, and "auto" follows the CPUs this
-        # process may use, which loading ONNX Runtime changes.
-        st.options = {"crf": str(crf), "preset": "medium", "threads": "2"}
+        # process may use. x264_same_bytes keeps x264 off its AVX-512 code, whose output
+        # depended on leftover heap memory (faceless.media.video._x264_cpu_without_avx512).
+        st.options = {"crf": str(crf), "preset": "medium", "threads": "2", **x264_same_bytes()}
         for i, img in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(yuv420(img), format="yuv420p")
             vf.pts, vf.time_base = i, tb

@@ -11,6 +11,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from faceless.media.video import x264_same_bytes
+
 __all__ = ["frame_pattern", "make_audio", "make_video"]
 
 AUDIO_RATE = 48000
@@ -31,6 +33,11 @@ def _pix_fmt(codec: str, width: int, height: int) -> str:
     formats = [f.name for f in (av.Codec(codec, "w").video_formats or [])]
     wanted = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
     return wanted if not formats or wanted in formats else formats[0]
+
+
+def _codec_options(codec: str) -> dict[str, str]:
+    """x264 as VideoWriter runs it, so a clip has the same bytes in every process."""
+    return x264_same_bytes() if codec == "libx264" else {}
 
 
 def _write_audio(
@@ -96,7 +103,8 @@ def make_video(
     with av.open(str(path), mode="w") as container:
         if metadata:
             container.metadata.update(metadata)
-        stream = container.add_stream(codec, rate=rate, time_base=time_base)
+        stream = container.add_stream(codec, rate=rate, time_base=time_base,
+                                      options=_codec_options(codec))
         stream.width, stream.height = width, height
         stream.pix_fmt = _pix_fmt(codec, width, height)
         stream.codec_context.time_base = time_base

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import os
@@ -425,12 +426,63 @@ def _encoder_time_base(codec: str, info: VideoInfo) -> Fraction:
     return time_base
 
 
+# x264.h's X264_CPU_AVX512 (AVX-512 F, CD, BW, DQ and VL); no other architecture uses the bit.
+_X264_CPU_AVX512 = 1 << 16
+
+
+def _loaded_libx264() -> str | None:
+    """The libx264 file this process has loaded for PyAV's FFmpeg, where it can be found."""
+    try:  # Linux: every file mapped into the process
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            fields = [line.split(None, 5) for line in maps if "libx264" in line]
+        found = {f[5].strip() for f in fields if len(f) == 6}
+    except OSError:
+        found = set()
+    if not found:  # the copies bundled in PyAV's wheels (Linux/Windows, macOS)
+        site = Path(av.__file__).resolve().parent.parent
+        found = {str(p) for pattern in ("av.libs/*x264*", "av/.dylibs/*x264*")
+                 for p in site.glob(pattern)}
+    return found.pop() if len(found) == 1 else None
+
+
+@functools.lru_cache(maxsize=1)
+def _x264_cpu_without_avx512() -> int | None:
+    """The CPU features x264 detects here less AVX-512, as its `asm` option takes them; None
+    where x264 would not use AVX-512 anyway (or cannot be asked).
+
+    x264's AVX-512 MB-tree code (core 165, as PyAV ships it) takes macroblocks 8 at a time and
+    counts the lanes past the end of a row whose width is not a multiple of 8 macroblocks
+    (128 px): its output then differs from x264's C and AVX2 code, and, through memory x264
+    never wrote, from one run to the next (the same frames gave different files). Its other
+    routines match the C code bit for bit, so without AVX-512 every x86 machine writes the same.
+    """
+    path = _loaded_libx264()
+    if path is None:
+        return None
+    try:
+        detect = ctypes.CDLL(path).x264_cpu_detect
+    except (OSError, AttributeError):
+        return None
+    detect.restype, detect.argtypes = ctypes.c_uint32, []
+    cpu = int(detect())
+    return cpu & ~_X264_CPU_AVX512 if cpu & _X264_CPU_AVX512 else None
+
+
+def x264_same_bytes() -> dict[str, str]:
+    """libx264 options that make its output the same in every process on this machine (empty
+    where nothing is needed): see _x264_cpu_without_avx512. VideoWriter always uses them."""
+    cpu = _x264_cpu_without_avx512()
+    return {} if cpu is None else {"x264-params": f"asm={cpu}"}
+
+
 def _encoder_options(codec: str, options: VideoOptions) -> dict[str, str]:
     if codec not in _CRF_CODECS:
         return {}
     opts = {"crf": str(options.crf)}
     if codec in ("libx264", "libx265"):
         opts["preset"] = options.preset
+        if codec == "libx264":
+            opts.update(x264_same_bytes())
     elif codec in ("libvpx-vp9", "libvpx"):
         # b:v 0 makes crf a pure quality target instead of a cap on a default bitrate.
         opts.update({"b:v": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"})
