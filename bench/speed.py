@@ -242,7 +242,9 @@ def judge(src: Path, out: Path, faces: Path) -> tuple[int, int, int]:
         pairs = zip(a.decode(video=0), b.decode(video=0), strict=False)
         for t, (fa, fb) in enumerate(pairs):
             x = fa.to_ndarray(format="rgb24").astype(np.int16)
-            y = fb.to_ndarray(format="rgb24").astype(np.int16)
+            # deface's writer stretches 1080 rows to 1088 (imageio's macroblock rule): back.
+            y = fb.to_ndarray(format="rgb24", width=fa.width, height=fa.height,
+                              interpolation="AREA").astype(np.int16)
             changed = np.abs(x - y).max(axis=2) > CHANGED
             for j, (x1, y1, x2, y2) in enumerate(boxes[t]):
                 box = changed[int(y1):int(np.ceil(y2)), int(x1):int(np.ceil(x2))]
