@@ -454,7 +454,8 @@ def _x264_cpu_without_avx512() -> int | None:
     counts the lanes past the end of a row whose width is not a multiple of 8 macroblocks
     (128 px): its output then differs from x264's C and AVX2 code, and, through memory x264
     never wrote, from one run to the next (the same frames gave different files). Its other
-    routines match the C code bit for bit, so without AVX-512 every x86 machine writes the same.
+    routines match the C code bit for bit, so without AVX-512 the bytes depend only on the
+    frames, the options and x264's thread count (which follows the number of cores).
     """
     path = _loaded_libx264()
     if path is None:
