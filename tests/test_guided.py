@@ -102,9 +102,31 @@ def test_closer_looks_only_where_a_small_expected_face_was_not_found():
     assert w * scale >= 96 and h * scale >= 96 and w < 200  # a crop, not the frame
 
 
+def test_no_closer_look_at_a_small_track_inside_a_found_face():
+    """A small track inside a face found this frame (an eye, the hair line) is part of it: a
+    closer look there would cut the real face at the crop's edge, and that partial box could
+    win the merge and leave the mouth uncovered."""
+    face = (100, 100, 140, 150)  # found by the low pass
+    det = Recorder(faces=[face])
+    g = GuidedFaces(det, ScheduleOptions(full_every=8))
+    g.detect_all(HD)  # the first frame is a full look
+    det.calls.clear()
+    eye = (108, 110, 120, 122)  # 12 px, wholly inside the face: IoU with it only 0.07
+    apart = (600, 300, 612, 312)  # 12 px on its own
+    g.detect_all(HD, np.array([eye, apart], np.float64))
+    closer = [c for c in det.calls if c[0] == "pass" and c[2] > 1]
+    assert len(closer) == 1  # the small face on its own still gets its look
+    det.calls.clear()
+    g = GuidedFaces(det, ScheduleOptions(full_every=8, found_inside=0))  # switched off
+    g.detect_all(HD)
+    det.calls.clear()
+    g.detect_all(HD, np.array([eye, apart], np.float64))
+    assert len([c for c in det.calls if c[0] == "pass" and c[2] > 1]) == 2
+
+
 def test_options_are_validated():
     for bad in ({"full_every": 0}, {"low_side": 100}, {"closer_max_scale": 9}, {"low_every": 0},
-                {"max_closer": -1}):
+                {"max_closer": -1}, {"found_inside": 1.5}):
         with pytest.raises(ConfigError):
             ScheduleOptions(**bad)
 

@@ -57,6 +57,11 @@ class ScheduleOptions:
     closer_min_crop: int = 96  # px of the crop's side at the detector's input, at least
     max_closer: int = 12  # closer looks per frame at most (the smallest faces first)
     found_iou: float = 0.3  # an expected face that overlaps a confident detection this much
+    # ... or lies this much (share of its area) inside one needs no closer look either: a
+    # small track inside a found face is part of it (an eye, the hair line), and the closer
+    # look around it cut the real face at the crop's edge, a partial box that then won the
+    # merge and left the mouth uncovered (docs/benchmarks.md, session 6). 0 turns it off.
+    found_inside: float = 0.7
 
     def __post_init__(self) -> None:
         if not 1 <= self.full_every <= 60:
@@ -69,6 +74,8 @@ class ScheduleOptions:
             raise ConfigError(f"closer_max_scale must lie in [1, 8], got {self.closer_max_scale}")
         if self.max_closer < 0:
             raise ConfigError(f"max_closer must be >= 0, got {self.max_closer}")
+        if not 0.0 <= self.found_inside <= 1.0:
+            raise ConfigError(f"found_inside must lie in [0, 1], got {self.found_inside}")
 
     def always_full(self, width: int, height: int) -> bool:
         return self.full_every == 1 or width * height <= self.full_pixels
@@ -134,7 +141,10 @@ class GuidedFaces:
             # A face the frame's own pass found with confidence needs no closer look.
             found = np.concatenate(boxes)[np.concatenate(scores) >= fo.threshold]
             if len(found):
-                expected = expected[iou_matrix(expected, found).max(axis=1) < s.found_iou]
+                seen = iou_matrix(expected, found).max(axis=1) >= s.found_iou
+                if s.found_inside:
+                    seen |= inside_share(expected, found).max(axis=1) >= s.found_inside
+                expected = expected[~seen]
             if skipped and not s.closer_when_skipped:
                 expected = expected[:0]  # the whole frame is left to tracking
             elif skipped:
@@ -179,3 +189,12 @@ class GuidedFaces:
             if len(looks) >= s.max_closer:
                 break
         return looks
+
+
+def inside_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)): the share of each box of `a`'s area that lies inside each of `b`."""
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+    area = np.maximum((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), 1e-9)
+    return inter / area[:, None]
