@@ -64,7 +64,7 @@ from faceless.pipeline import Engine, Options, frame_regions
 from faceless.track.tracker import Tracker, TrackOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from temporal import background, cpu_model, line_kernel, span, write_video
+from temporal import background, cpu_model, paste_moving, resize_sprite, span, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -158,13 +158,7 @@ def make_sprite(src: PlateSource) -> Sprite | None:
 
 def scaled(sp: Sprite, height: float) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
     """The sprite resized so that its plate is `height` px high: RGB, alpha, plate box."""
-    k = height / sp.height
-    ch, cw = sp.rgb.shape[:2]
-    nw, nh = max(1, round(cw * k)), max(1, round(ch * k))
-    interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
-    rgb = cv2.resize(sp.rgb, (nw, nh), interpolation=interp)
-    alpha = np.clip(cv2.resize(sp.alpha, (nw, nh), interpolation=cv2.INTER_LINEAR), 0, 1)
-    kx, ky = nw / cw, nh / ch
+    rgb, alpha, kx, ky = resize_sprite(sp.rgb, sp.alpha, height / sp.height)
     x1, y1, x2, y2 = sp.box
     return rgb, alpha, (x1 * kx, y1 * ky, x2 * kx, y2 * ky)
 
@@ -310,29 +304,13 @@ def render_clip(bg: list[np.ndarray], plates: list[PlateTrack]
             cx, cy = tr.centre[t]
             x0, y0 = round(cx - (bx1 + bx2) / 2), round(cy - (by1 + by2) / 2)
             box = (x0 + bx1, y0 + by1, x0 + bx2, y0 + by2)
-            prem = rgb * alpha[..., None]
             if t > 0 and tr.present[t - 1]:
                 v = tr.centre[t] - tr.centre[t - 1]
             elif t + 1 < len(bg):
                 v = tr.centre[t + 1] - tr.centre[t]
             else:
                 v = np.zeros(2)
-            blur = tr.shutter * float(np.hypot(*v))
-            if blur >= 1.5:
-                ker = line_kernel(blur, math.atan2(v[1], v[0]))
-                p = ker.shape[0] // 2 + 1
-                prem = cv2.filter2D(cv2.copyMakeBorder(prem, p, p, p, p, cv2.BORDER_CONSTANT),
-                                    -1, ker)
-                alpha = cv2.filter2D(cv2.copyMakeBorder(alpha, p, p, p, p, cv2.BORDER_CONSTANT),
-                                     -1, ker)
-                x0, y0 = x0 - p, y0 - p
-            ah, aw = alpha.shape
-            sx1, sy1 = max(0, -x0), max(0, -y0)
-            dx1, dy1, dx2, dy2 = max(0, x0), max(0, y0), min(w, x0 + aw), min(h, y0 + ah)
-            if dx2 > dx1 and dy2 > dy1:
-                a = alpha[sy1:sy1 + dy2 - dy1, sx1:sx1 + dx2 - dx1, None]
-                pm = prem[sy1:sy1 + dy2 - dy1, sx1:sx1 + dx2 - dx1]
-                frame[dy1:dy2, dx1:dx2] = frame[dy1:dy2, dx1:dx2] * (1 - a) + pm
+            x0, y0, alpha, blur = paste_moving(frame, rgb, alpha, x0, y0, v, tr.shutter)
             placed.append((pi, x0, y0, alpha, box, blur))
         frames.append(np.clip(frame + 0.5, 0, 255).astype(np.uint8))
         for pos, (pi, _x0, _y0, _alpha, box, blur) in enumerate(placed):

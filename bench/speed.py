@@ -218,10 +218,8 @@ def make_clip(name: str, spec: str, frames: int, folder: Path) -> Path:
     return path
 
 
-# Judged as bench/temporal.py judges peers: a face is hidden in a frame when at least COVER
-# of its box's pixels changed by more than CHANGED in some channel (re-encoding alone moves
-# 99.9% of pixels by less), with every tool filling in magenta for this run.
-COVER, CHANGED = 0.7, 24
+# --recall: every tool fills in magenta for one more run, judged as bench/temporal.py judges
+# peers (its changed_masks, COVER and CHANGED).
 FILL = {"faceless": ["--operator", "fill", "--color", "255,0,255"],
         "deface": ["--replacewith", "img", "--replaceimg", "{magenta}"]}
 
@@ -237,27 +235,19 @@ def judge_command(mode: str, magenta: Path) -> list[str] | None:
 
 def judge(src: Path, out: Path, faces: Path) -> tuple[int, int, int]:
     """(face-frames left visible, face-frames in all, faces visible in some frame) of `out`."""
-    import av
-    import numpy as np
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from temporal import COVER, changed_masks, span
 
     boxes = json.loads(faces.read_text())
     leaked, total, leaking = 0, 0, set()
-    with av.open(str(src)) as a, av.open(str(out)) as b:
-        pairs = zip(a.decode(video=0), b.decode(video=0), strict=False)
-        for t, (fa, fb) in enumerate(pairs):
-            x = fa.to_ndarray(format="rgb24").astype(np.int16)
-            # deface's writer stretches 1080 rows to 1088 (imageio's macroblock rule): back.
-            y = fb.to_ndarray(format="rgb24", width=fa.width, height=fa.height,
-                              interpolation="AREA").astype(np.int16)
-            changed = np.abs(x - y).max(axis=2) > CHANGED
-            for j, (x1, y1, x2, y2) in enumerate(boxes[t]):
-                box = changed[int(y1):int(np.ceil(y2)), int(x1):int(np.ceil(x2))]
-                total += 1
-                if box.size == 0 or box.mean() < COVER:
-                    leaked += 1
-                    leaking.add(j)
-        if t + 1 < len(boxes):
-            raise RuntimeError(f"{out} has {t + 1} frames, {src} {len(boxes)}")
+    for t, changed in enumerate(changed_masks(src, out)):
+        h, w = changed.shape
+        for j, box in enumerate(boxes[t]):
+            x1, y1, x2, y2 = span(box, w, h)
+            total += 1
+            if x2 <= x1 or y2 <= y1 or changed[y1:y2, x1:x2].mean() < COVER:
+                leaked += 1
+                leaking.add(j)
     return leaked, total, len(leaking)
 
 

@@ -408,6 +408,41 @@ def line_kernel(length: float, angle: float) -> np.ndarray:
     return ker / ker.sum()
 
 
+def resize_sprite(rgb: np.ndarray, alpha: np.ndarray, k: float
+                  ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """A sprite's RGB and alpha scaled by `k` (whole pixels), and the exact x and y factors."""
+    ch, cw = rgb.shape[:2]
+    nw, nh = max(1, round(cw * k)), max(1, round(ch * k))
+    interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
+    out = cv2.resize(rgb, (nw, nh), interpolation=interp)
+    a = np.clip(cv2.resize(alpha, (nw, nh), interpolation=cv2.INTER_LINEAR), 0, 1)
+    return out, a, nw / cw, nh / ch
+
+
+def paste_moving(frame: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, x0: int, y0: int,
+                 v: np.ndarray, shutter: float) -> tuple[int, int, np.ndarray, float]:
+    """Composite a sprite into `frame` (float32, in place) at (x0, y0), smeared along its
+    motion `v` (px a frame) for `shutter` of a frame; return where its (grown) alpha lies,
+    that alpha, and the blur's length in px."""
+    h, w = frame.shape[:2]
+    prem = rgb * alpha[..., None]
+    length = shutter * float(np.hypot(*v))
+    if length >= 1.5:
+        ker = line_kernel(length, math.atan2(v[1], v[0]))
+        p = ker.shape[0] // 2 + 1
+        prem = cv2.filter2D(cv2.copyMakeBorder(prem, p, p, p, p, cv2.BORDER_CONSTANT), -1, ker)
+        alpha = cv2.filter2D(cv2.copyMakeBorder(alpha, p, p, p, p, cv2.BORDER_CONSTANT), -1, ker)
+        x0, y0 = x0 - p, y0 - p
+    ah, aw = alpha.shape
+    sx1, sy1 = max(0, -x0), max(0, -y0)
+    dx1, dy1, dx2, dy2 = max(0, x0), max(0, y0), min(w, x0 + aw), min(h, y0 + ah)
+    if dx2 > dx1 and dy2 > dy1:
+        a = alpha[sy1:sy1 + dy2 - dy1, sx1:sx1 + dx2 - dx1, None]
+        pm = prem[sy1:sy1 + dy2 - dy1, sx1:sx1 + dx2 - dx1]
+        frame[dy1:dy2, dx1:dx2] = frame[dy1:dy2, dx1:dx2] * (1 - a) + pm
+    return x0, y0, alpha, length
+
+
 def span(box: tuple[float, float, float, float], w: int, h: int) -> tuple[int, int, int, int]:
     """redaction_eval's integer pixel span of a labelled box."""
     x1, y1, x2, y2 = box
@@ -445,13 +480,7 @@ def render_clip(name: str, bg: list[np.ndarray], faces: list[FaceTrack],
         for fi in order:
             ft = faces[fi]
             sp = ft.sprite
-            k = ft.side[t] / sp.side
-            ch, cw = sp.rgb.shape[:2]
-            nw, nh = max(1, round(cw * k)), max(1, round(ch * k))
-            interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
-            rgb = cv2.resize(sp.rgb, (nw, nh), interpolation=interp)
-            alpha = np.clip(cv2.resize(sp.alpha, (nw, nh), interpolation=cv2.INTER_LINEAR), 0, 1)
-            kx, ky = nw / cw, nh / ch
+            rgb, alpha, kx, ky = resize_sprite(sp.rgb, sp.alpha, ft.side[t] / sp.side)
             fx1, fy1, fx2, fy2 = sp.box
             cx, cy = ft.centre[t]
             x0 = round(cx - (fx1 + fx2) / 2 * kx)
@@ -460,26 +489,8 @@ def render_clip(name: str, bg: list[np.ndarray], faces: list[FaceTrack],
             if ft.contrast[t] < 1:
                 m = float((rgb * alpha[..., None]).sum() / max(alpha.sum() * 3, 1e-6))
                 rgb = (m + (rgb - m) * ft.contrast[t]) * ft.brightness[t]
-            prem = rgb * alpha[..., None]
             v = ft.centre[t] - ft.centre[t - 1] if t else ft.centre[1] - ft.centre[0]
-            length = ft.shutter * float(np.hypot(*v))
-            blur[fi] = length
-            if length >= 1.5:
-                ker = line_kernel(length, math.atan2(v[1], v[0]))
-                p = ker.shape[0] // 2 + 1
-                prem = cv2.filter2D(cv2.copyMakeBorder(prem, p, p, p, p, cv2.BORDER_CONSTANT),
-                                    -1, ker)
-                alpha = cv2.filter2D(cv2.copyMakeBorder(alpha, p, p, p, p, cv2.BORDER_CONSTANT),
-                                     -1, ker)
-                x0, y0 = x0 - p, y0 - p
-            ah, aw = alpha.shape
-            sx1, sy1 = max(0, -x0), max(0, -y0)
-            dx1, dy1 = max(0, x0), max(0, y0)
-            dx2, dy2 = min(w, x0 + aw), min(h, y0 + ah)
-            if dx2 > dx1 and dy2 > dy1:
-                a = alpha[sy1:sy1 + dy2 - dy1, sx1:sx1 + dx2 - dx1, None]
-                pm = prem[sy1:sy1 + dy2 - dy1, sx1:sx1 + dx2 - dx1]
-                frame[dy1:dy2, dx1:dx2] = frame[dy1:dy2, dx1:dx2] * (1 - a) + pm
+            x0, y0, alpha, blur[fi] = paste_moving(frame, rgb, alpha, x0, y0, v, ft.shutter)
             placed.append((fi, x0, y0, alpha))
         active = [(rect, kind, extra) for s, e, rect, kind, extra in occluders if s <= t < e]
         for (x1, y1, x2, y2), kind, (_, extra) in active:

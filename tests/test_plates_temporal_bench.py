@@ -5,17 +5,12 @@ Runs without ../shared: the plate photo and the background are made here.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from benchmod import load_bench
 from faceless.core.types import Detections, Kind, Region
 from faceless.media.video import iter_frames
-
-ROOT = Path(__file__).resolve().parents[1]
 
 BODY = (40, 60, 160)  # the car around the plate
 PLATE = (90, 90, 150, 110)  # the plate in the photo: x1, y1, x2, y2
@@ -23,12 +18,7 @@ PLATE = (90, 90, 150, 110)  # the plate in the photo: x1, y1, x2, y2
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_plates_temporal",
-                                                  ROOT / "bench" / "plates_temporal.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up by name
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("plates_temporal")
 
 
 def photo() -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmod import load_bench
 from faceless.core.geometry import scale_box
 from faceless.core.types import Region
 from faceless.detect.faces import CenterFaceDetector
@@ -18,16 +18,10 @@ from faceless.media.video import iter_frames
 from faceless.samples import astronaut_path
 from mediagen import FACE_512
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_temporal", ROOT / "bench" / "temporal.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up by name
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("temporal")
 
 
 @pytest.fixture(scope="module")

@@ -37,19 +37,34 @@ def pixel_span(box: Box, width: int, height: int) -> tuple[int, int, int, int] |
     return ix1, iy1, ix2, iy2
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (N, 4) and (M, 4) xyxy arrays."""
+def _areas(boxes: np.ndarray) -> np.ndarray:
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+
+def intersection_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection areas of (N, 4) and (M, 4) xyxy arrays, (N, M) float64."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
     iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
     ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
     iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
+    return np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of (N, 4) and (M, 4) xyxy arrays."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    inter = intersection_matrix(a, b)
+    union = _areas(a)[:, None] + _areas(b)[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def inside_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M): the share of each box of `a`'s area that lies inside each box of `b`."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    return intersection_matrix(a, b) / np.maximum(_areas(a), 1e-9)[:, None]
 
 
 def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from faceless.core.errors import AnalysisError, ConfigError, ModelError
-from faceless.core.geometry import iou_matrix
+from faceless.core.geometry import intersection_matrix, iou_matrix
 from faceless.core.geometry import nms as geometry_nms
 from faceless.core.types import Detections, Kind
 from faceless.detect.base import ModelCard
@@ -375,11 +375,7 @@ def overlap_links(boxes: np.ndarray, iou: float, contain: float = 1.0,
     a = boxes[:1] if first_only else boxes
     link = iou_matrix(a, boxes) > iou
     if contain < 1.0:
-        w = np.minimum(a[:, None, 2], boxes[None, :, 2]) - np.maximum(a[:, None, 0],
-                                                                      boxes[None, :, 0])
-        h = np.minimum(a[:, None, 3], boxes[None, :, 3]) - np.maximum(a[:, None, 1],
-                                                                      boxes[None, :, 1])
-        inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+        inter = intersection_matrix(a, boxes)
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         area_a = area[:1] if first_only else area
         smaller = np.minimum(area_a[:, None], area[None, :])

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from faceless.core.errors import ConfigError
-from faceless.core.geometry import iou_matrix
+from faceless.core.geometry import inside_matrix, iou_matrix
 from faceless.core.types import Detections, Kind
 from faceless.detect.faces import CenterFaceDetector, merge_split
 
@@ -143,7 +143,7 @@ class GuidedFaces:
             if len(found):
                 seen = iou_matrix(expected, found).max(axis=1) >= s.found_iou
                 if s.found_inside:
-                    seen |= inside_share(expected, found).max(axis=1) >= s.found_inside
+                    seen |= inside_matrix(expected, found).max(axis=1) >= s.found_inside
                 expected = expected[~seen]
             if skipped and not s.closer_when_skipped:
                 expected = expected[:0]  # the whole frame is left to tracking
@@ -190,11 +190,3 @@ class GuidedFaces:
                 break
         return looks
 
-
-def inside_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)): the share of each box of `a`'s area that lies inside each of `b`."""
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
-    area = np.maximum((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), 1e-9)
-    return inter / area[:, None]
