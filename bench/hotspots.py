@@ -7,6 +7,7 @@ than wall time):
   worker threads spinning (its default) and not (faceless's setting);
 - `blur`: hiding 14 faces of 12-256 px on a 720p frame with each operator;
 - `colour`: the video writer's RGB -> YUV step, whole frame or only the hidden spans;
+- `cuts` (only when named): scene-cut detection's CPU a frame, and its scores at real cuts;
 - `hold`: the visual hold's patch match (`track.hold.follow`) per face size, and the grey copy
   each frame keeps for following plates back (`Tracker` with plates hidden);
 - `run` (only when named): the whole pipelined video path after start-up, fps and CPU, for
@@ -17,6 +18,7 @@ than wall time):
     python bench/hotspots.py                         # all five, ~1 min on 2 cores
     python bench/hotspots.py passes --busy 1         # with one CPU-bound process beside it
     python bench/hotspots.py clip --size 1920x1080 --set low_side=512
+    python bench/hotspots.py clip --frames 150 --min-face 20   # issue 5's 720p clip
     PYTHONPATH=/tmp/old/src python bench/hotspots.py run --frames 300   # vs another checkout
 """
 
@@ -126,6 +128,49 @@ def hold() -> None:
         print(f"| Tracker.push of a 1080p frame with a plate, back_hold={back} | {ms:.2f} |")
 
 
+def cuts() -> None:
+    """Scene-cut detection a frame (CPU), the thumbnail taken by area-resizing the whole frame
+    (before session 6) and from every n-th pixel (now); with ../shared, the cut scores of both
+    at the joins of the MOT17-mini sequences (real cuts) and between their frames (none)."""
+    import cv2
+
+    from faceless.track.cuts import CutDetector
+
+    def whole(image: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    rng = np.random.default_rng(2)
+    print("| frame | whole frame area-resized, CPU ms | every n-th pixel (now), CPU ms |")
+    print("|---|---|---|")
+    for w, h in ((1280, 720), (1920, 1080)):
+        frame = (rng.random((h, w, 3)) * 255).astype(np.uint8)
+        detector = CutDetector()
+        print(f"| {w}x{h} | {cpu_ms(lambda f=frame: whole(f), 50):.2f} | "
+              f"{cpu_ms(lambda f=frame, d=detector: d(f), 50):.2f} |")
+    mot = Path(__file__).resolve().parents[2] / "shared/data/videos/mot17-mini/MOT17-mini/train"
+    seqs = sorted(mot.glob("*/img1"))
+    if not seqs:
+        print("\n(no ../shared/data: cut scores skipped)")
+        return
+    frames, joins = [], []
+    for seq in seqs:
+        joins.append(len(frames))
+        frames += [cv2.resize(cv2.imread(str(f))[..., ::-1], (1920, 1080))
+                   for f in sorted(seq.glob("*.jpg"))[:40]]
+
+    def score(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs((a - a.mean()) - (b - b.mean())).mean())
+
+    print("\n| thumbnail | lowest score at a cut | highest score without one |\n|---|---|---|")
+    for name, thumb in (("whole frame", whole), ("every n-th pixel", CutDetector.thumbnail)):
+        th = [thumb(f) for f in frames]
+        sc = {i: score(th[i], th[i - 1]) for i in range(1, len(th))}
+        at_cuts = [v for i, v in sc.items() if i in joins]
+        others = [v for i, v in sc.items() if i not in joins]
+        print(f"| {name} | {min(at_cuts):.1f} | {max(others):.1f} |")
+
+
 def colour() -> None:
     """The writer's RGB -> YUV step for a 720p frame: swscale (before session 4), OpenCV on
     the whole frame, and the decoder's planes with only the hidden spans converted."""
@@ -183,7 +228,7 @@ def _override(options, pairs: list[str]):
     return options
 
 
-def clip(size: str, frames: int, pairs: list[str]) -> None:
+def clip(size: str, frames: int, pairs: list[str], min_face: int = 0) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import speed
 
@@ -210,7 +255,7 @@ def clip(size: str, frames: int, pairs: list[str]) -> None:
                      pairs)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "clip.mp4"
-        speed._encode(speed.synthetic_frames(w, h, frames), src, Fraction(25))
+        speed._encode(speed.synthetic_clip(w, h, frames, min_face=min_face)[0], src, Fraction(25))
         eng = Engine(opts)
         eng.setup()
         t = time.process_time()
@@ -261,9 +306,11 @@ def run(size: str, frames: int, repeat: int) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("parts", nargs="*", default=["passes", "blur", "hold", "colour", "clip"],
-                    choices=["passes", "blur", "hold", "colour", "clip", "run"])
+                    choices=["passes", "blur", "hold", "colour", "cuts", "clip", "run"])
     ap.add_argument("--size", default="1280x720", help="clip: frame size (default 1280x720)")
     ap.add_argument("--frames", type=int, default=60, help="clip: frames (default 60)")
+    ap.add_argument("--min-face", type=int, default=0,
+                    help="clip: only the faces of at least this many px (20: issue 5's clips)")
     ap.add_argument("--repeat", type=int, default=2, help="run: runs (default 2)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="clip: a schedule, face or track setting, e.g. low_side=512")
@@ -277,11 +324,12 @@ def main() -> int:
         for part in a.parts:
             print(f"\n{part}{f' (with {a.busy} busy processes)' if a.busy else ''}\n")
             if part == "clip":
-                clip(a.size, a.frames, a.set)
+                clip(a.size, a.frames, a.set, a.min_face)
             elif part == "run":
                 run(a.size, a.frames, a.repeat)
             else:
-                {"passes": passes, "blur": blur, "hold": hold, "colour": colour}[part]()
+                {"passes": passes, "blur": blur, "hold": hold, "colour": colour,
+                 "cuts": cuts}[part]()
     finally:
         for b in burners:
             b.kill()

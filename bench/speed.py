@@ -189,6 +189,7 @@ def synthetic_clip(width: int, height: int, n: int, seed: int = 0, min_face: int
 
 def make_clip(name: str, spec: str, frames: int, folder: Path) -> Path:
     """The source clip for one CLIPS entry, `frames` frames long."""
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / (name.split()[0] + ".mp4")
     if "x" in spec and not spec.endswith(".mp4"):
         size, _, least = spec.partition("/")
@@ -233,8 +234,9 @@ def judge_command(mode: str, magenta: Path) -> list[str] | None:
     return [*cmd, *(a.replace("{magenta}", str(magenta)) for a in FILL[tool])]
 
 
-def judge(src: Path, out: Path, faces: Path) -> tuple[int, int, int]:
-    """(face-frames left visible, face-frames in all, faces visible in some frame) of `out`."""
+def judge(src: Path, out: Path, faces: Path, listing: bool = False) -> tuple[int, int, int]:
+    """(face-frames left visible, face-frames in all, faces visible in some frame) of `out`;
+    `listing`: also print each visible face-frame (frame, face, its box, share covered)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from temporal import COVER, changed_masks, span
 
@@ -245,9 +247,13 @@ def judge(src: Path, out: Path, faces: Path) -> tuple[int, int, int]:
         for j, box in enumerate(boxes[t]):
             x1, y1, x2, y2 = span(box, w, h)
             total += 1
-            if x2 <= x1 or y2 <= y1 or changed[y1:y2, x1:x2].mean() < COVER:
+            share = float(changed[y1:y2, x1:x2].mean()) if x2 > x1 and y2 > y1 else 0.0
+            if share < COVER:
                 leaked += 1
                 leaking.add(j)
+                if listing:
+                    print(f"frame {t} face {j} box {x1},{y1},{x2},{y2} covered {share:.2f}",
+                          file=sys.stderr)
     return leaked, total, len(leaking)
 
 
@@ -311,9 +317,8 @@ def machine() -> str:
 # --------------------------------------------------------------------------- report
 
 
-def _leaks(cmd: list[str], src: Path, faces: Path, work: Path, log: Path) -> str:
+def _leaks(cmd: list[str], src: Path, faces: Path, dst: Path, log: Path) -> str:
     """The judged run of one tool: 'leaked / in all (faces)' face-frames, or 'failed'."""
-    dst = work / f"{src.stem}.judged.mp4"
     if not run_once(cmd, src, dst, log).ok:
         return "failed"
     done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "judge", str(src),
@@ -366,7 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["transcode"]:  # the floor's own child process
         return transcode(Path(argv[1]), Path(argv[2]))
     if argv[:1] == ["judge"]:  # judging decodes whole clips: in a child, as the tools run
-        print("\t".join(str(v) for v in judge(*(Path(v) for v in argv[1:4]))))
+        # judge SRC OUT FACES [--list]: also each visible face-frame, on stderr
+        found = judge(*(Path(v) for v in argv[1:4]), listing="--list" in argv[4:])
+        print("\t".join(str(v) for v in found))
         return 0
     if argv[:1] == ["make-clip"]:  # clips are made in a child, so this process stays small
         path = make_clip(argv[1], CLIPS[argv[1]], int(argv[2]), Path(argv[3]))
@@ -453,7 +460,10 @@ def main(argv: list[str] | None = None) -> int:
                 faces = src.with_suffix(".faces.json")
                 fill = judge_command(mode, work / "magenta.png")
                 if a.recall and ok and fill is not None and faces.exists():
-                    row["leaked"] = _leaks(fill, src, faces, work, log)
+                    slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
+                    # kept with --keep: `speed.py judge SRC THIS FACES --list` lists the leaks
+                    row["leaked"] = _leaks(fill, src, faces, work / f"{src.stem}.{slug}.judged.mp4",
+                                           log)
                 rows.append(row)
                 print(f"{clip:18s} {mode:24s} " + (
                     f"{row['fps']:6.1f} fps  {row['ratio']:5.1f}x floor  "

@@ -21,11 +21,16 @@ class CutDetector:
         self.threshold = threshold
         self._prev: np.ndarray | None = None
 
-    def __call__(self, image: np.ndarray) -> bool:
+    @staticmethod
+    def thumbnail(image: np.ndarray) -> np.ndarray:
+        """The 32x32 float grey thumbnail frames are compared by."""
         step = max(1, min(image.shape[:2]) // 128)
         sample = np.ascontiguousarray(image[::step, ::step])
         grey = cv2.cvtColor(sample, cv2.COLOR_RGB2GRAY) if sample.ndim == 3 else sample
-        thumb = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+        return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    def __call__(self, image: np.ndarray) -> bool:
+        thumb = self.thumbnail(image)
         prev, self._prev = self._prev, thumb
         if prev is None:
             return False
