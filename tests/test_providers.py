@@ -1,0 +1,46 @@
+"""The GPU path: ONNX Runtime's CUDA provider is taken when the installed runtime has it."""
+
+import onnxruntime as ort
+import pytest
+
+from faceless.detect import onnx as faceless_onnx
+from faceless.detect.faces import CenterFaceDetector
+
+
+def test_cuda_is_asked_for_first_when_the_runtime_has_it(monkeypatch):
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert faceless_onnx.providers() == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert faceless_onnx.providers(prefer_gpu=False) == ["CPUExecutionProvider"]
+
+
+def test_the_cpu_alone_without_a_gpu_runtime(monkeypatch):
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert faceless_onnx.providers() == ["CPUExecutionProvider"]
+
+
+def test_the_face_detector_hands_its_session_the_cuda_provider(monkeypatch):
+    """No change to the user's code: the same detector asks for CUDA when it is there."""
+    asked: list[list[str]] = []
+    real = ort.InferenceSession
+
+    def session(model, sess_options=None, providers=None):
+        asked.append(list(providers))
+        # The CPU build cannot run CUDA: load on the CPU what faceless asked for.
+        return real(model, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    det = CenterFaceDetector()
+    det.setup()
+    assert asked == [["CUDAExecutionProvider", "CPUExecutionProvider"]]
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" not in ort.get_available_providers(),
+                    reason="needs onnxruntime-gpu and a GPU")
+def test_a_real_cuda_session_runs_the_face_model(astronaut):
+    det = CenterFaceDetector()
+    det.setup()
+    assert "CUDAExecutionProvider" in det._session.get_providers()
+    assert len(det.detect(astronaut)) >= 1
