@@ -87,6 +87,11 @@ def command(mode: str) -> list[str] | None:
         return [*MODES["deface"], *args]
     return None
 
+
+def is_slow(mode: str) -> bool:
+    """Modes that take seconds a frame (--slow-frames gives them a shorter clip)."""
+    return "--thorough" in mode.split()
+
 # name -> source: a synthetic WxH clip (WxH/N: only its faces of at least N px at that size)
 # or a shared video path
 CLIPS: dict[str, str] = {
@@ -341,9 +346,10 @@ def table(rows: list[dict], markdown: bool = True) -> str:
     if recall:
         head.append("leaked face-frames / in view (faces)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    deface = {r["clip"]: r for r in rows if r["mode"] == "deface" and r["ok"]}
+    # Each tool against deface on the same clip and the same number of frames.
+    deface = {(r["clip"], r["frames"]): r for r in rows if r["mode"] == "deface" and r["ok"]}
     for r in rows:
-        d = deface.get(r["clip"])
+        d = deface.get((r["clip"], r["frames"]))
         if not r["ok"]:
             lines.append(f"| {r['clip']} | {r['frames']} | {r['mode']} | failed |"
                          + " |" * (len(head) - 4))
@@ -361,6 +367,72 @@ def table(rows: list[dict], markdown: bool = True) -> str:
             f"{r['ratio']:.1f}× | {vs} | {r['cpu_per_frame']:.3f} | {vs_cpu} | "
             f"{r['rss_mb']:.0f} | {r['runs']} |" + (f" {r.get('leaked', '–')} |" if recall else ""))
     return "\n".join(lines)
+
+
+def measure_clip(clip: str, frames: int, these: list[str], work: Path, a: argparse.Namespace,
+                 log: Path, rows: list[dict]) -> bool:
+    """Time each of `these` modes on the first `frames` frames of `clip`; append their rows.
+
+    False when the clip could not be made.
+    """
+    if frames != a.frames:  # a shorter cut for the slow modes, beside the full one
+        work = work / f"{frames}-frames"
+    made = subprocess.run([sys.executable, str(Path(__file__).resolve()), "make-clip",
+                           clip, str(frames), str(work)], capture_output=True,
+                          text=True)
+    if made.returncode != 0:
+        print(f"{clip}: could not make the clip:\n{made.stderr[-2000:]}",
+              file=sys.stderr)
+        return False
+    src_text, n_text = made.stdout.strip().splitlines()[-1].split("\t")
+    src, n = Path(src_text), int(n_text)
+    short = None
+    if a.startup:
+        (work / "short").mkdir(exist_ok=True)
+        made = subprocess.run([sys.executable, str(Path(__file__).resolve()),
+                               "make-clip", clip, "2", str(work / "short")],
+                              capture_output=True, text=True, check=True)
+        short = Path(made.stdout.strip().splitlines()[-1].split("\t")[0])
+    floor_wall = None
+    for mode in these:
+        runs = []
+        for k in range(a.repeat):
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
+            dst = work / f"{src.stem}.{slug}.{k}.mp4"
+            runs.append(run_once(command(mode), src, dst, log))
+            if not runs[-1].ok:
+                break
+        ok = all(r.ok for r in runs)
+        wall = statistics.median(r.wall for r in runs)
+        if mode == FLOOR:
+            floor_wall = wall
+        row = {"clip": clip, "frames": n, "mode": mode, "ok": ok, "runs": len(runs),
+               "wall": wall, "fps": n / wall,
+               "ratio": wall / floor_wall if floor_wall else float("nan"),
+               "cpu_per_frame": statistics.median(r.cpu for r in runs) / n,
+               "rss_mb": statistics.median(r.rss_mb for r in runs)}
+        if short is not None and ok:
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
+            starts = [run_once(command(mode), short, work / "short" / f"{slug}.{k}.mp4",
+                               log) for k in range(a.repeat)]
+            if all(r.ok for r in starts):
+                row["startup"] = statistics.median(r.wall for r in starts)
+                # Two frames are in the start-up runs too: what is left is per frame.
+                row["steady_wall"] = max(1e-6, wall - row["startup"])
+                row["steady_fps"] = (n - 2) / row["steady_wall"]
+        faces = src.with_suffix(".faces.json")
+        fill = judge_command(mode, work / "magenta.png")
+        if a.recall and ok and fill is not None and faces.exists():
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
+            # kept with --keep: `speed.py judge SRC THIS FACES --list` lists the leaks
+            row["leaked"] = _leaks(fill, src, faces, work / f"{src.stem}.{slug}.judged.mp4",
+                                   log)
+        rows.append(row)
+        print(f"{clip:18s} {mode:24s} " + (
+            f"{row['fps']:6.1f} fps  {row['ratio']:5.1f}x floor  "
+            f"{row['cpu_per_frame']:.3f} CPU s/frame  {row['rss_mb']:5.0f} MB"
+            if ok else f"FAILED (see {log})"), file=sys.stderr, flush=True)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time every tool on a 2-frame cut of each clip: start-up (imports, "
                     "models) in its own column, and the steady rate, (frames - 2) / (time - "
                     "start-up time), which is what a long video sees")
+    ap.add_argument("--slow-frames", type=int, default=0, metavar="N",
+                    help="run the slow modes (--thorough: seconds a frame) on the first N frames "
+                    "of each clip instead, next to the floor and deface on the same N frames "
+                    "(default 0: on --frames like the rest)")
     ap.add_argument("--recall", action="store_true",
                     help="on the synthetic clips, run every tool once more with a magenta "
                     "fill and count the face-frames its output leaves visible (judged by "
@@ -412,63 +488,17 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     started = time.monotonic()
     load_before = os.getloadavg()[0]
+    # Slow modes (--thorough) get their own, shorter cut of each clip, with the floor and deface
+    # measured again on it, so their ratios also compare the same frames.
+    slow = [m for m in modes if is_slow(m)] if a.slow_frames else []
+    plans = [(a.frames, [m for m in modes if m not in slow])]
+    if slow:
+        plans.append((a.slow_frames, [m for m in (FLOOR, "deface") if m in modes] + slow))
     try:
         for clip in clips:
-            made = subprocess.run([sys.executable, str(Path(__file__).resolve()), "make-clip",
-                                   clip, str(a.frames), str(work)], capture_output=True,
-                                  text=True)
-            if made.returncode != 0:
-                print(f"{clip}: could not make the clip:\n{made.stderr[-2000:]}",
-                      file=sys.stderr)
-                return 1
-            src_text, n_text = made.stdout.strip().splitlines()[-1].split("\t")
-            src, n = Path(src_text), int(n_text)
-            short = None
-            if a.startup:
-                (work / "short").mkdir(exist_ok=True)
-                made = subprocess.run([sys.executable, str(Path(__file__).resolve()),
-                                       "make-clip", clip, "2", str(work / "short")],
-                                      capture_output=True, text=True, check=True)
-                short = Path(made.stdout.strip().splitlines()[-1].split("\t")[0])
-            floor_wall = None
-            for mode in modes:
-                runs = []
-                for k in range(a.repeat):
-                    slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
-                    dst = work / f"{src.stem}.{slug}.{k}.mp4"
-                    runs.append(run_once(command(mode), src, dst, log))
-                    if not runs[-1].ok:
-                        break
-                ok = all(r.ok for r in runs)
-                wall = statistics.median(r.wall for r in runs)
-                if mode == FLOOR:
-                    floor_wall = wall
-                row = {"clip": clip, "frames": n, "mode": mode, "ok": ok, "runs": len(runs),
-                       "wall": wall, "fps": n / wall,
-                       "ratio": wall / floor_wall if floor_wall else float("nan"),
-                       "cpu_per_frame": statistics.median(r.cpu for r in runs) / n,
-                       "rss_mb": statistics.median(r.rss_mb for r in runs)}
-                if short is not None and ok:
-                    slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
-                    starts = [run_once(command(mode), short, work / "short" / f"{slug}.{k}.mp4",
-                                       log) for k in range(a.repeat)]
-                    if all(r.ok for r in starts):
-                        row["startup"] = statistics.median(r.wall for r in starts)
-                        # Two frames are in the start-up runs too: what is left is per frame.
-                        row["steady_wall"] = max(1e-6, wall - row["startup"])
-                        row["steady_fps"] = (n - 2) / row["steady_wall"]
-                faces = src.with_suffix(".faces.json")
-                fill = judge_command(mode, work / "magenta.png")
-                if a.recall and ok and fill is not None and faces.exists():
-                    slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
-                    # kept with --keep: `speed.py judge SRC THIS FACES --list` lists the leaks
-                    row["leaked"] = _leaks(fill, src, faces, work / f"{src.stem}.{slug}.judged.mp4",
-                                           log)
-                rows.append(row)
-                print(f"{clip:18s} {mode:24s} " + (
-                    f"{row['fps']:6.1f} fps  {row['ratio']:5.1f}x floor  "
-                    f"{row['cpu_per_frame']:.3f} CPU s/frame  {row['rss_mb']:5.0f} MB"
-                    if ok else f"FAILED (see {log})"), file=sys.stderr, flush=True)
+            for frames, these in plans:
+                if not measure_clip(clip, frames, these, work, a, log, rows):
+                    return 1
     finally:
         if a.keep is None:
             shutil.rmtree(work, ignore_errors=True)

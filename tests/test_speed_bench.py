@@ -54,3 +54,20 @@ def test_the_judge_counts_visible_faces_and_not_filled_ones(speed, clip, tmp_pat
     out = tmp_path / "filled.mp4"
     speed._encode(filled, out, Fraction(25))
     assert speed.judge(src, out, faces) == (len(boxes), n_faces, 1)
+
+
+def test_each_tool_is_compared_with_deface_on_as_many_frames(speed):
+    """--slow-frames: a slow mode on a short cut is set against deface on that cut, not the
+    long one (else its ratio would mix two clips)."""
+    def row(mode, frames, wall):
+        return {"clip": "c", "frames": frames, "mode": mode, "ok": True, "runs": 3,
+                "wall": wall, "fps": frames / wall, "ratio": 1.0,
+                "cpu_per_frame": wall / frames, "rss_mb": 1.0}
+
+    rows = [row("deface", 150, 30.0), row("faceless", 150, 6.0),
+            row("deface", 10, 2.5), row("faceless --thorough", 10, 40.0)]
+    lines = speed.table(rows).splitlines()[2:]
+    vs = {line.split(" | ")[2]: line.split(" | ")[5] for line in lines}
+    assert vs["faceless"] == "5.0×"
+    assert vs["faceless --thorough"] == "0.1×"  # 2.5 / 40, not 30 / 40 (0.8×)
+    assert speed.is_slow("faceless --hide face --thorough") and not speed.is_slow("faceless")
