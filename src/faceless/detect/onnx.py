@@ -45,13 +45,26 @@ def load_model_bytes(path: Path, sha256: str | None) -> bytes:
     return data
 
 
+# cuDNN's exhaustive search (the CUDA provider's default) benchmarks every convolution anew for
+# each input shape it meets. faceless's shapes change all the time (closer looks crop each
+# tracked face at its own size, tiles and passes differ by frame size), so every new shape
+# would stall its run for the benchmarking; the heuristic choice costs nothing per shape.
+CUDA_OPTIONS = {"cudnn_conv_algo_search": "HEURISTIC"}
+
+
 def providers(prefer_gpu: bool = True) -> list[str]:
-    """ONNX Runtime execution providers: CUDA when it is available, else the CPU."""
+    """Names of the ONNX Runtime execution providers to use: CUDA when the installed runtime
+    has it (onnxruntime-gpu), then the CPU."""
     import onnxruntime as ort
 
     available = ort.get_available_providers()
     chosen = [p for p in ("CUDAExecutionProvider",) if prefer_gpu and p in available]
     return [*chosen, "CPUExecutionProvider"]
+
+
+def provider_options(names: list[str]) -> list[dict[str, str]]:
+    """The options for each provider in `names` (InferenceSession's provider_options)."""
+    return [dict(CUDA_OPTIONS) if n == "CUDAExecutionProvider" else {} for n in names]
 
 
 def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = True,
@@ -71,6 +84,8 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
     # thread), and the spinning threads take the cores that decode and encode need.
     so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     try:
-        return ort.InferenceSession(model, sess_options=so, providers=providers(prefer_gpu))
+        names = providers(prefer_gpu)
+        return ort.InferenceSession(model, sess_options=so, providers=names,
+                                    provider_options=provider_options(names))
     except Exception as err:  # ORT raises its own unrelated exception types
         raise ModelError(f"ONNX Runtime could not load the model: {err}") from err
