@@ -191,3 +191,17 @@ def test_text_boxes_are_axis_aligned_around_the_corners():
     tb = TextBoxes(np.array([[[10, 5], [30, 8], [28, 20], [8, 17]]]), [0.7])
     assert tb.xyxy().tolist() == [[8, 5, 30, 20]]
     assert len(TextBoxes.empty()) == 0 and TextBoxes.empty().xyxy().shape == (0, 4)
+
+
+def test_the_network_input_is_bgr_scaled_to_minus_one_one_also_into_a_padded_batch():
+    rgb = np.random.default_rng(3).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    blob = ocr.to_blob(rgb)
+    assert blob.dtype == np.float32 and blob.shape == (3, 37, 53)
+    # PP-OCR's normalisation, (x / 255 - 0.5) / 0.5, on the channels in BGR order.
+    expected = rgb[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) * np.float32(1 / 127.5) - 1
+    assert np.array_equal(blob, expected)
+    assert blob.min() >= -1.0 and blob.max() <= 1.0
+    batch = np.zeros((2, 3, 64, 64), np.float32)
+    ocr.to_blob(rgb, batch[1, :, :37, :53])
+    assert np.array_equal(batch[1, :, :37, :53], expected)
+    assert not batch[0].any() and not batch[1, :, 37:].any() and not batch[1, :, :, 53:].any()

@@ -74,9 +74,20 @@ def _load(model_path: Path | None, package: str, name: str, sha256: str) -> byte
     return load_model_bytes(model_path, None)
 
 
-def to_blob(rgb: np.ndarray) -> np.ndarray:
-    """An RGB uint8 (H, W, 3) image as PP-OCR's (3, H, W) float32 input: BGR, (x/255-.5)/.5."""
-    return (rgb[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) * (1 / 127.5)) - 1.0
+def to_blob(rgb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """An RGB uint8 (H, W, 3) image as PP-OCR's (3, H, W) float32 input: BGR, (x/255-.5)/.5.
+
+    Written into `out` (a (3, H, W) float32 view, e.g. part of a padded batch) when given.
+    One channel at a time, in place: the same values as converting the whole image and then
+    scaling it, at a fraction of the memory traffic (a 1280x736 frame: ~20 ms -> a few).
+    """
+    h, w = rgb.shape[:2]
+    if out is None:
+        out = np.empty((3, h, w), np.float32)
+    for c in range(3):
+        np.multiply(rgb[:, :, 2 - c], np.float32(1 / 127.5), out=out[c], dtype=np.float32)
+        out[c] -= np.float32(1.0)
+    return out
 
 
 # --------------------------------------------------------------------------- detection
@@ -257,7 +268,7 @@ class TextModel(_LazyModel):
         # Pad bottom/right to the stride (mid-grey once normalised) instead of resizing.
         ph, pw = max(STRIDE, -(-h // STRIDE) * STRIDE), max(STRIDE, -(-w // STRIDE) * STRIDE)
         blob = np.zeros((1, 3, ph, pw), np.float32)
-        blob[0, :, :h, :w] = to_blob(rgb)
+        to_blob(rgb, blob[0, :, :h, :w])
         try:
             (pred,) = self._session.run(None, {self._input: blob})[:1]
         except Exception as err:  # ORT's own error types; the item must fail closed
@@ -328,7 +339,7 @@ class Recognizer(_LazyModel):
             blob = np.zeros((len(idx), 3, REC_HEIGHT, width), np.float32)
             for k, i in enumerate(idx):
                 rw = min(width, max(1, math.ceil(REC_HEIGHT * ratios[i])))
-                blob[k, :, :, :rw] = to_blob(cv2.resize(lines[i], (rw, REC_HEIGHT)))
+                to_blob(cv2.resize(lines[i], (rw, REC_HEIGHT)), blob[k, :, :, :rw])
             try:
                 (pred,) = self._session.run(None, {self._input: blob})[:1]
             except Exception as err:  # never echo anything about the content
