@@ -250,3 +250,30 @@ def test_modes_set_the_video_schedule(tmp_path, capsys):
     assert seen["--thorough"]["text_every"] == 1 and seen["--fast"]["text_every"] == 12
     assert seen["--text-every=12"]["text_every"] == 12 and seen[None]["text_every"] == 6
     assert seen[None]["sparse"]["every"] == 2 and seen["--fast"]["sparse"]["every"] == 2
+
+
+def _x264_settings(path):
+    """The settings x264 writes into its stream (an SEI message: '... options: ...')."""
+    data = path.read_bytes()
+    start = data.index(b"x264 - core")
+    return data[start:data.index(b"\x00", start)].decode("ascii", "replace")
+
+
+def test_fast_encodes_with_superfast_unless_a_preset_is_named(tmp_path, capsys):
+    """--fast trades file size for encoding CPU (x264 superfast: diamond motion search,
+    subpel refinement 1, no macroblock tree); an explicit --preset still wins."""
+    clip = make_video(tmp_path / "c.mp4", 4, size=(64, 48))
+    settings = {}
+    for name, flags in (("default", []), ("fast", ["--fast"]),
+                        ("fast-veryfast", ["--fast", "--preset", "veryfast"]),
+                        ("medium", ["--preset", "medium"])):
+        out = tmp_path / f"{name}.mp4"
+        code, _, _ = run(["run", clip, "-o", out, "--hide", "face", *flags], capsys)
+        assert code == 0
+        settings[name] = _x264_settings(out)
+    assert "subme=1" in settings["fast"] and "mbtree=0" in settings["fast"]
+    assert "me=dia" in settings["fast"]
+    for name in ("default", "fast-veryfast"):  # veryfast
+        assert "subme=2" in settings[name] and "me=hex" in settings[name]
+        assert "mbtree=1" in settings[name]
+    assert "subme=7" in settings["medium"]

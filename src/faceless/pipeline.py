@@ -151,6 +151,7 @@ def _recordable(settings: dict[str, object]) -> dict[str, object]:
 
 
 MODES = ("fast", "default", "thorough")
+FAST_PRESET = "superfast"  # --fast's x264 preset (the default's is VideoOptions.preset)
 
 
 def mode_options(mode: str, base: Options | None = None) -> Options:
@@ -158,7 +159,8 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
 
     fast: the int8 face model (also the default), full face looks every 30th frame, a 512 px
     pass between, plates searched every 12th frame, with the base's closer looks at tracked
-    ones between (bulk work; its recall cost is in docs/benchmarks.md).
+    ones between, and x264's superfast preset (bulk work; its recall cost and its larger
+    files are in docs/benchmarks.md).
     default: `base` unchanged.
     thorough: the face passes of `detect.faces.thorough` (1x/2x/3x, mirrored, tiled) on
     every frame, plates and text searched on every frame (recall over time), with the
@@ -168,9 +170,12 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
     if mode == "default":
         return base
     if mode == "fast":
+        # superfast: about half of veryfast's encoding CPU, for files ~20-40% larger at the
+        # same picture quality (PSNR; docs/benchmarks.md, session 7).
         return replace(base, schedule=ScheduleOptions(full_every=30, low_side=512),
                        text_every=max(base.text_every, 12),
-                       face=replace(base.face, precision="int8"))
+                       face=replace(base.face, precision="int8"),
+                       video=replace(base.video, preset=FAST_PRESET))
     if mode == "thorough":
         return with_precision(replace(base, schedule=None, text_every=1,
                                       face=thorough(base.face)), "fp32")
@@ -604,6 +609,7 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
 
 
 __all__ = [
+    "FAST_PRESET",
     "MODES",
     "Engine",
     "FacelessError",

@@ -31,7 +31,7 @@ from faceless.detect.onnx import PRECISIONS
 from faceless.media.files import is_output_name
 from faceless.media.image import IMAGE_EXTENSIONS, ImageOptions
 from faceless.media.video import VIDEO_EXTENSIONS, AudioMode, VideoOptions
-from faceless.pipeline import Options, mode_options, with_precision
+from faceless.pipeline import FAST_PRESET, Options, mode_options, with_precision
 from faceless.track.tracker import TrackOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -129,8 +129,9 @@ def add_render_options(p: argparse.ArgumentParser, defaults: bool = True) -> Non
     g.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     g.add_argument("--crf", type=int, default=VideoOptions.crf,
                    help="video quality, lower is better (H.264 CRF, default %(default)s)")
-    g.add_argument("--preset", default=VideoOptions.preset,
-                   help="x264 speed preset (default %(default)s)")
+    g.add_argument("--preset", default=None,
+                   help=f"x264 speed preset (default {VideoOptions.preset}; --fast "
+                        f"{FAST_PRESET}: ~half the encoding CPU, larger files)")
     g.add_argument("--audio", choices=[a.value for a in AudioMode], default=AudioMode.DROP.value,
                    help="drop (default) or keep the audio track")
     g.add_argument("--keep-metadata", action="store_true",
@@ -189,13 +190,16 @@ def build_options(a: argparse.Namespace) -> Options:
         op = Operator(a.operator or Operator.BLUR)
         shape = Shape(a.shape or Shape.ELLIPSE)
         kw["operator"] = OperatorSpec(op, shape, color=_color(a.color))
-        kw["video"] = VideoOptions(crf=a.crf, preset=a.preset, audio=AudioMode(a.audio),
+        kw["video"] = VideoOptions(crf=a.crf, preset=a.preset or VideoOptions.preset,
+                                   audio=AudioMode(a.audio),
                                    keep_metadata=a.keep_metadata)
         kw["image"] = ImageOptions(quality=a.quality, keep_metadata=a.keep_metadata)
         kw["overwrite"] = a.overwrite
     if getattr(a, "model", None) is not None and not a.model.is_file():
         raise ConfigError(f"--model {a.model}: no such file")
     opts = mode_options(getattr(a, "mode", None) or "default", Options(**kw))
+    if getattr(a, "preset", None):  # an explicit --preset wins over the mode's
+        opts = replace(opts, video=replace(opts.video, preset=a.preset))
     if getattr(a, "precision", None):  # an explicit --precision wins over the mode's
         opts = with_precision(opts, a.precision)
     if getattr(a, "full_every", None) is not None:
