@@ -1,11 +1,14 @@
-"""x264 presets on faceless's own writer path: CPU per frame and file size at CRF 18.
+"""x264 presets on faceless's own writer path: CPU per frame, file size and picture quality.
 
 Encodes the first --frames frames of a clip (default: bench/speed.py's synthetic 1080p clip,
 made here) with each preset, as faceless's writer would (RGB -> yuv420p -> libx264), and
-prints a markdown table.
+prints a markdown table. Quality is the PSNR of the decoded output against the frames given
+to the encoder (RGB): presets compare fairly at equal PSNR, not at equal CRF, so a preset may
+be given with its own CRF (PRESET@CRF).
 
     python bench/encode.py
     python bench/encode.py --clip footage.mp4 --presets medium,veryfast
+    python bench/encode.py --presets veryfast,superfast,superfast@20 --repeat 3
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 
 from faceless.media.video import iter_frames, x264_same_bytes
 
@@ -44,11 +48,15 @@ def main(argv: list[str] | None = None) -> int:
                 break
         h, w = images[0].shape[:2]
         print(f"{len(images)} frames of {w}x{h}, CRF {a.crf}\n")
-        print("| preset | x264 | CPU ms / frame (best of runs) | size KiB |\n|---|---|---|---|")
+        print("| preset | CRF | x264 | CPU ms / frame (best of runs) | size KiB | luma PSNR dB |\n"
+              "|---|---|---|---|---|---|")
         # faceless keeps x264 off its AVX-512 code (media.video.x264_same_bytes): both rows.
         variants = {"all its CPU features": {}, "as faceless runs it": x264_same_bytes()}
-        for preset in a.presets.split(","):
+        for spec in a.presets.split(","):
+            preset, _, crf = spec.partition("@")
+            crf = crf or a.crf
             best: dict[str, float] = {}
+            psnr: dict[str, float] = {}
             size: dict[str, int] = {}
             for _ in range(a.repeat):  # alternating, so drift on a shared machine hits both
                 for name, extra in variants.items():
@@ -56,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                     t = time.process_time()
                     with av.open(str(out_path), "w") as out:
                         s = out.add_stream("libx264", rate=30,
-                                           options={"crf": a.crf, "preset": preset, **extra})
+                                           options={"crf": crf, "preset": preset, **extra})
                         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
                         for img in images:
                             out.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
@@ -64,9 +72,25 @@ def main(argv: list[str] | None = None) -> int:
                     ms = (time.process_time() - t) / len(images) * 1000
                     best[name] = min(best.get(name, ms), ms)
                     size[name] = out_path.stat().st_size // 1024
+                    psnr[name] = _psnr(out_path, images)
             for name, ms in best.items():
-                print(f"| {preset} | {name} | {ms:.0f} | {size[name]} |")
+                print(f"| {preset} | {crf} | {name} | {ms:.0f} | {size[name]} | "
+                      f"{psnr[name]:.2f} |")
     return 0
+
+
+def _psnr(path: Path, images: list[np.ndarray]) -> float:
+    """Luma PSNR of a decoded video against the encoder's own input: the RGB frames turned
+    into yuv420p as the encoder received them, so only the encoder's loss is counted."""
+    err, n = 0.0, 0
+    with av.open(str(path)) as c:
+        for frame, ref in zip(c.decode(video=0), images, strict=True):
+            h = frame.height
+            want = av.VideoFrame.from_ndarray(ref, format="rgb24").reformat(format="yuv420p")
+            y = frame.to_ndarray(format="yuv420p")[:h].astype(np.float32)
+            err += float(np.mean((y - want.to_ndarray()[:h]) ** 2))
+            n += 1
+    return 10 * np.log10(255.0 ** 2 / max(err / n, 1e-12))
 
 
 if __name__ == "__main__":
