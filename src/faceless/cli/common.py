@@ -65,7 +65,8 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
     m = g.add_mutually_exclusive_group()
     m.add_argument("--fast", dest="mode", action="store_const", const="fast",
                    help="bulk mode for video: full face looks every 30th frame, tracking "
-                        "carries faces between (see docs/benchmarks.md for what it costs)")
+                        f"carries faces between; x264 {FAST_PRESET} (larger files); see "
+                        "docs/benchmarks.md for what it costs")
     m.add_argument("--thorough", dest="mode", action="store_const", const="thorough",
                    help="recall over time: every pass on every frame, an upscaled pass for "
                         "tiny faces, plates and text searched on every frame")
@@ -131,7 +132,7 @@ def add_render_options(p: argparse.ArgumentParser, defaults: bool = True) -> Non
                    help="video quality, lower is better (H.264 CRF, default %(default)s)")
     g.add_argument("--preset", default=None,
                    help=f"x264 speed preset (default {VideoOptions.preset}; --fast "
-                        f"{FAST_PRESET}: ~half the encoding CPU, larger files)")
+                        f"{FAST_PRESET}: a third less encoding CPU, larger files)")
     g.add_argument("--audio", choices=[a.value for a in AudioMode], default=AudioMode.DROP.value,
                    help="drop (default) or keep the audio track")
     g.add_argument("--keep-metadata", action="store_true",
