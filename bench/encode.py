@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             if len(images) >= a.frames:
                 break
         h, w = images[0].shape[:2]
-        print(f"{len(images)} frames of {w}x{h}, CRF {a.crf}\n")
+        print(f"{len(images)} frames of {w}x{h}, CRF {a.crf} unless a row says otherwise\n")
         print("| preset | CRF | x264 | CPU ms / frame (best of runs) | size KiB | luma PSNR dB |\n"
               "|---|---|---|---|---|---|")
         # faceless keeps x264 off its AVX-512 code (media.video.x264_same_bytes): both rows.

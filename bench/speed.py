@@ -475,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
                     "fill and count the face-frames its output leaves visible (judged by "
                     "pixels, as bench/temporal.py judges peers)")
     a = ap.parse_args(argv)
+    if a.slow_frames and not 0 < a.slow_frames < a.frames:
+        ap.error(f"--slow-frames must lie between 1 and --frames - 1 ({a.frames - 1})")
     clips, modes = list(a.clips), list(a.modes)
     unknown = [c for c in clips if c not in CLIPS] + [m for m in modes if command(m) is None]
     if unknown:

@@ -277,3 +277,20 @@ def test_fast_encodes_with_superfast_unless_a_preset_is_named(tmp_path, capsys):
         assert "subme=2" in settings[name] and "me=hex" in settings[name]
         assert "mbtree=1" in settings[name]
     assert "subme=7" in settings["medium"]
+
+
+def test_fast_sets_the_api_preset_and_only_commands_that_encode_say_so(capsys):
+    from faceless.media.video import VideoOptions
+    from faceless.pipeline import FAST_PRESET, Options, mode_options
+
+    base = Options(video=VideoOptions(preset="medium"))
+    assert mode_options("fast", base).video.preset == FAST_PRESET
+    assert mode_options("default", base).video.preset == "medium"
+    assert mode_options("thorough", base).video.preset == "medium"
+    helps = {}
+    for command in ("run", "detect", "render"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        helps[command] = " ".join(capsys.readouterr().out.split())
+    assert FAST_PRESET in helps["run"]
+    assert FAST_PRESET not in helps["detect"] and FAST_PRESET not in helps["render"]

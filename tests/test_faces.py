@@ -322,3 +322,22 @@ def test_both_models_find_a_dark_low_contrast_face(side, precision):
     assert float(dark.std()) < 8  # precondition: a murky frame
     found = CenterFaceDetector(FaceOptions(precision=precision)).detect(dark)
     assert len(found) and iou_matrix(found.xyxy, np.array([face]))[:, 0].max() > 0.4
+
+
+def test_the_shipped_int8_model_is_already_repaired_so_loading_it_needs_no_onnx():
+    """tools/quantize_centerface.py repairs the graph as its last step; a rebuild without that
+    step would ship the quantizer's fixed-size shapes, and start-up would pay for `onnx`."""
+    pytest.importorskip("onnx")
+    import subprocess
+    import sys
+
+    from faceless.detect.faces import _fix_graph
+    from faceless.detect.onnx import package_file
+
+    raw = package_file("faceless.models", "centerface-int8.onnx").read_bytes()
+    assert _fix_graph(raw) == raw
+    code = ("import sys; from faceless.pipeline import Engine; Engine().setup(); "
+            "print('onnx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

@@ -160,7 +160,8 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
     fast: the int8 face model (also the default), full face looks every 30th frame, a 512 px
     pass between, plates searched every 12th frame, with the base's closer looks at tracked
     ones between, and x264's superfast preset (bulk work; its recall cost and its larger
-    files are in docs/benchmarks.md).
+    files are in docs/benchmarks.md). It sets `base.video.preset`: to keep another preset,
+    `replace` it in the result (the CLI does so for an explicit --preset).
     default: `base` unchanged.
     thorough: the face passes of `detect.faces.thorough` (1x/2x/3x, mirrored, tiled) on
     every frame, plates and text searched on every frame (recall over time), with the
@@ -170,8 +171,8 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
     if mode == "default":
         return base
     if mode == "fast":
-        # superfast: about half of veryfast's encoding CPU, for files ~20-40% larger at the
-        # same picture quality (PSNR; docs/benchmarks.md, session 7).
+        # superfast: a third less encoding CPU than veryfast, for files ~15-35% larger at
+        # the same picture quality (luma PSNR; docs/benchmarks.md, session 7).
         return replace(base, schedule=ScheduleOptions(full_every=30, low_side=512),
                        text_every=max(base.text_every, 12),
                        face=replace(base.face, precision="int8"),

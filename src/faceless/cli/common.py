@@ -60,13 +60,15 @@ class Outcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def add_detect_options(p: argparse.ArgumentParser) -> None:
+def add_detect_options(p: argparse.ArgumentParser, encodes: bool = True) -> None:
+    """Detection options; `encodes`: the command writes video (so --fast's preset applies)."""
     g = p.add_argument_group("detection")
     m = g.add_mutually_exclusive_group()
+    encoding = f"; x264 {FAST_PRESET} (larger files)" if encodes else ""
     m.add_argument("--fast", dest="mode", action="store_const", const="fast",
                    help="bulk mode for video: full face looks every 30th frame, tracking "
-                        f"carries faces between; x264 {FAST_PRESET} (larger files); see "
-                        "docs/benchmarks.md for what it costs")
+                        f"carries faces between{encoding}; see docs/benchmarks.md for what "
+                        "it costs")
     m.add_argument("--thorough", dest="mode", action="store_const", const="thorough",
                    help="recall over time: every pass on every frame, an upscaled pass for "
                         "tiny faces, plates and text searched on every frame")
@@ -113,7 +115,9 @@ def add_detect_options(p: argparse.ArgumentParser) -> None:
                         "(default %(default)s)")
 
 
-def add_render_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+def add_render_options(p: argparse.ArgumentParser, defaults: bool = True,
+                       modes: bool = True) -> None:
+    """Hiding and output options; `modes`: the command also takes --fast / --thorough."""
     g = p.add_argument_group("hiding")
     g.add_argument("--operator", choices=[o.value for o in Operator],
                    default=Operator.BLUR.value if defaults else None,
@@ -130,9 +134,10 @@ def add_render_options(p: argparse.ArgumentParser, defaults: bool = True) -> Non
     g.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     g.add_argument("--crf", type=int, default=VideoOptions.crf,
                    help="video quality, lower is better (H.264 CRF, default %(default)s)")
+    fast = (f"; --fast {FAST_PRESET}: a third less encoding CPU, larger files"
+            if modes else "")
     g.add_argument("--preset", default=None,
-                   help=f"x264 speed preset (default {VideoOptions.preset}; --fast "
-                        f"{FAST_PRESET}: a third less encoding CPU, larger files)")
+                   help=f"x264 speed preset (default {VideoOptions.preset}{fast})")
     g.add_argument("--audio", choices=[a.value for a in AudioMode], default=AudioMode.DROP.value,
                    help="drop (default) or keep the audio track")
     g.add_argument("--keep-metadata", action="store_true",
@@ -191,7 +196,8 @@ def build_options(a: argparse.Namespace) -> Options:
         op = Operator(a.operator or Operator.BLUR)
         shape = Shape(a.shape or Shape.ELLIPSE)
         kw["operator"] = OperatorSpec(op, shape, color=_color(a.color))
-        kw["video"] = VideoOptions(crf=a.crf, preset=a.preset or VideoOptions.preset,
+        preset = VideoOptions.preset if a.preset is None else a.preset
+        kw["video"] = VideoOptions(crf=a.crf, preset=preset,
                                    audio=AudioMode(a.audio),
                                    keep_metadata=a.keep_metadata)
         kw["image"] = ImageOptions(quality=a.quality, keep_metadata=a.keep_metadata)
@@ -199,7 +205,7 @@ def build_options(a: argparse.Namespace) -> Options:
     if getattr(a, "model", None) is not None and not a.model.is_file():
         raise ConfigError(f"--model {a.model}: no such file")
     opts = mode_options(getattr(a, "mode", None) or "default", Options(**kw))
-    if getattr(a, "preset", None):  # an explicit --preset wins over the mode's
+    if getattr(a, "preset", None) is not None:  # an explicit --preset wins over the mode's
         opts = replace(opts, video=replace(opts.video, preset=a.preset))
     if getattr(a, "precision", None):  # an explicit --precision wins over the mode's
         opts = with_precision(opts, a.precision)

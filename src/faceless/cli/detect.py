@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="plan file, or folder for several inputs; default NAME.plan.json "
                         "beside each input, FOLDER.plans/ for a folder")
     p.add_argument("--overwrite", action="store_true", help="replace existing plans")
-    add_detect_options(p)
+    add_detect_options(p, encodes=False)
     add_common(p)
     p.set_defaults(func=main)
 

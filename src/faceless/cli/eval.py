@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write a contact sheet of the largest missed objects")
     p.add_argument("--misses-max", type=int, default=48, help="tiles on that sheet "
                    "(default %(default)s)")
-    add_detect_options(p)
+    add_detect_options(p, encodes=False)
     add_render_options(p)
     p.set_defaults(output=None)
     for action in p._actions:  # -o keeps its name but means something else here

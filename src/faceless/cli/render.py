@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", type=Path,
                    help="the media file, when it moved since the plan was written (must be "
                         "the same file: its sha256 is checked)")
-    add_render_options(p, defaults=False)
+    add_render_options(p, defaults=False, modes=False)
     add_common(p)
     p.set_defaults(func=main)
 
