@@ -230,6 +230,7 @@ def test_modes_set_the_video_schedule(tmp_path, capsys):
         seen[flag] = json.loads(plan.read_text())["settings"]
         models[flag] = {m["sha256"] for m in json.loads(plan.read_text())["models"]}
     assert seen["--fast"]["schedule"]["full_every"] == 30
+    assert seen["--fast"]["schedule"]["low_side"] == seen[None]["schedule"]["low_side"] == 640
     # The text network is int8 by default and the original fp32 one in --thorough.
     assert DET_INT8_SHA256 in models[None] and DET_SHA256 not in models[None]
     assert DET_SHA256 in models["--thorough"] and DET_INT8_SHA256 not in models["--thorough"]

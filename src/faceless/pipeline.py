@@ -157,11 +157,11 @@ FAST_PRESET = "superfast"  # --fast's x264 preset (the default's is VideoOptions
 def mode_options(mode: str, base: Options | None = None) -> Options:
     """`base` (default: Options()) set up for one of the speed/recall MODES.
 
-    fast: the int8 face model (also the default), full face looks every 30th frame, a 512 px
-    pass between, plates searched every 12th frame, with the base's closer looks at tracked
-    ones between, and x264's superfast preset (bulk work; its recall cost and its larger
-    files are in docs/benchmarks.md). It sets `base.video.preset`: to keep another preset,
-    `replace` it in the result (the CLI does so for an explicit --preset).
+    fast: the int8 face model (also the default), full face looks every 30th frame, the
+    default's 640-px pass between, plates searched every 12th frame, with the base's closer
+    looks at tracked ones between, and x264's superfast preset (bulk work; its recall cost
+    and its larger files are in docs/benchmarks.md). It sets `base.video.preset`: to keep
+    another preset, `replace` it in the result (the CLI does so for an explicit --preset).
     default: `base` unchanged.
     thorough: the face passes of `detect.faces.thorough` (1x/2x/3x, mirrored, tiled) on
     every frame, plates and text searched on every frame (recall over time), with the
@@ -173,7 +173,10 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
     if mode == "fast":
         # superfast: a third less encoding CPU than veryfast, for files ~15-35% larger at
         # the same picture quality (luma PSNR; docs/benchmarks.md, session 7).
-        return replace(base, schedule=ScheduleOptions(full_every=30, low_side=512),
+        # The low pass stays at 640 px: at 512 a 1080p frame's small faces need more closer
+        # looks than the smaller pass saves (session 7: 16.1 against 19.3 fps faces only),
+        # and the HD clips leaked more (bench/temporal.py seed 4: 306 against 246).
+        return replace(base, schedule=ScheduleOptions(full_every=30),
                        text_every=max(base.text_every, 12),
                        face=replace(base.face, precision="int8"),
                        video=replace(base.video, preset=FAST_PRESET))
