@@ -303,10 +303,29 @@ def run(size: str, frames: int, repeat: int) -> None:
             print(f"| {k + 1} | {result.frames / wall:.1f} | {1000 * cpu / result.frames:.1f} |")
 
 
+def textblob() -> None:
+    """The text network's input for a 720p frame (1280x736, padded): the whole-frame
+    conversion used before session 7, and the channel-at-a-time one written in place."""
+    from faceless.detect.ocr import to_blob
+
+    rgb = np.random.default_rng(3).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    blob = np.zeros((1, 3, 736, 1280), np.float32)
+
+    def before() -> None:
+        whole = (rgb[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) * (1 / 127.5)) - 1.0
+        blob[0, :, :720, :1280] = whole
+
+    print("| text network input, 720p | CPU ms |\n|---|---|")
+    print(f"| whole frame, then scaled (before session 7) | {cpu_ms(before, 30):.1f} |")
+    print(f"| a channel at a time, in place | "
+          f"{cpu_ms(lambda: to_blob(rgb, blob[0, :, :720, :1280]), 30):.1f} |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("parts", nargs="*", default=["passes", "blur", "hold", "colour", "clip"],
-                    choices=["passes", "blur", "hold", "colour", "cuts", "clip", "run"])
+                    choices=["passes", "blur", "hold", "colour", "cuts", "textblob", "clip",
+                             "run"])
     ap.add_argument("--size", default="1280x720", help="clip: frame size (default 1280x720)")
     ap.add_argument("--frames", type=int, default=60, help="clip: frames (default 60)")
     ap.add_argument("--min-face", type=int, default=0,
@@ -329,7 +348,7 @@ def main() -> int:
                 run(a.size, a.frames, a.repeat)
             else:
                 {"passes": passes, "blur": blur, "hold": hold, "colour": colour,
-                 "cuts": cuts}[part]()
+                 "cuts": cuts, "textblob": textblob}[part]()
     finally:
         for b in burners:
             b.kill()

@@ -410,9 +410,9 @@ def measure_clip(clip: str, frames: int, these: list[str], work: Path, a: argpar
         short = Path(made.stdout.strip().splitlines()[-1].split("\t")[0])
     floor_wall = None
     for mode in these:
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
         runs = []
         for k in range(a.repeat):
-            slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
             dst = work / f"{src.stem}.{slug}.{k}.mp4"
             runs.append(run_once(command(mode), src, dst, log))
             if not runs[-1].ok:
@@ -427,7 +427,6 @@ def measure_clip(clip: str, frames: int, these: list[str], work: Path, a: argpar
                "cpu_per_frame": statistics.median(r.cpu for r in runs) / n,
                "rss_mb": statistics.median(r.rss_mb for r in runs)}
         if short is not None and ok:
-            slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
             starts = [run_once(command(mode), short, work / "short" / f"{slug}.{k}.mp4",
                                log) for k in range(a.repeat)]
             if all(r.ok for r in starts):
@@ -438,7 +437,6 @@ def measure_clip(clip: str, frames: int, these: list[str], work: Path, a: argpar
         faces = src.with_suffix(".faces.json")
         fill = judge_command(mode, work / "magenta.png")
         if a.recall and ok and fill is not None and faces.exists():
-            slug = re.sub(r"[^A-Za-z0-9]+", "-", mode).strip("-")
             # kept with --keep: `speed.py judge SRC THIS FACES --list` lists the leaks
             row["leaked"] = _leaks(fill, src, faces, work / f"{src.stem}.{slug}.judged.mp4",
                                    log)
