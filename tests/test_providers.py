@@ -47,3 +47,30 @@ def test_a_real_cuda_session_runs_the_face_model(astronaut):
     det.setup()
     assert "CUDAExecutionProvider" in det._session.get_providers()
     assert len(det.detect(astronaut)) >= 1
+
+
+def test_a_cuda_provider_that_cannot_start_falls_back_to_the_cpu_and_says_why(
+        monkeypatch, caplog, capsys, astronaut):
+    """onnxruntime-gpu without its CUDA libraries: the run goes on on the CPU (never a frame
+    left unanalysed), the log says why, and what ONNX Runtime printed is not printed."""
+    said = []
+
+    def preload_dlls():
+        said.append(True)
+        print("Failed to load libcudnn.so.9: cannot open shared object file")
+
+    monkeypatch.setattr(faceless_onnx, "_preloaded", [])
+    monkeypatch.setattr(ort, "preload_dlls", preload_dlls, raising=False)
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    det = CenterFaceDetector()
+    with caplog.at_level("WARNING", logger="faceless.detect.onnx"):
+        det.setup()
+        CenterFaceDetector().setup()  # a second session: the libraries load once per process
+    assert said == [True]
+    assert det._session.get_providers() == ["CPUExecutionProvider"]
+    assert len(det.detect(astronaut)) >= 1
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2 and all("running on the CPU" in w for w in warnings)
+    assert "libcudnn.so.9" in warnings[0]
+    assert "libcudnn" not in capsys.readouterr().out

@@ -62,6 +62,38 @@ def providers(prefer_gpu: bool = True) -> list[str]:
     return [*chosen, "CPUExecutionProvider"]
 
 
+_preloaded: list[str] = []  # what preload_cuda_libraries said, once per process
+
+
+def preload_cuda_libraries() -> str:
+    """Load the CUDA and cuDNN libraries that pip's nvidia-* packages put beside
+    onnxruntime-gpu, once per process, and return what ONNX Runtime said while doing it.
+
+    onnxruntime-gpu's CUDA provider finds libcudart, libcublas and libcudnn only on the
+    system's library path unless they are loaded first: `pip install onnxruntime-gpu[cuda,
+    cudnn]` puts them in site-packages, where the loader does not look, and the session then
+    falls back to the CPU. `onnxruntime.preload_dlls` (1.21+) loads them from there; it prints
+    what it could not load, so its output is kept for the log instead (the library never
+    prints).
+    """
+    if not _preloaded:
+        import contextlib
+        import io
+
+        import onnxruntime as ort
+
+        said = io.StringIO()
+        preload = getattr(ort, "preload_dlls", None)
+        if preload is not None:
+            with contextlib.redirect_stdout(said):
+                try:
+                    preload()
+                except Exception as err:  # a failed preload costs the GPU, never the run
+                    said.write(f"preload_dlls failed: {err}")
+        _preloaded.append(said.getvalue().strip())
+    return _preloaded[0]
+
+
 def provider_options(names: list[str]) -> list[dict[str, str]]:
     """The options for each provider in `names` (InferenceSession's provider_options)."""
     return [dict(CUDA_OPTIONS) if n == "CUDAExecutionProvider" else {} for n in names]
@@ -83,9 +115,17 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
     # CenterFace pass cost 37 ms of CPU with spinning and 20 ms without (the same as one
     # thread), and the spinning threads take the cores that decode and encode need.
     so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    names = providers(prefer_gpu)
+    said = preload_cuda_libraries() if "CUDAExecutionProvider" in names else ""
     try:
-        names = providers(prefer_gpu)
-        return ort.InferenceSession(model, sess_options=so, providers=names,
-                                    provider_options=provider_options(names))
+        session = ort.InferenceSession(model, sess_options=so, providers=names,
+                                       provider_options=provider_options(names))
     except Exception as err:  # ORT raises its own unrelated exception types
         raise ModelError(f"ONNX Runtime could not load the model: {err}") from err
+    if "CUDAExecutionProvider" in names and "CUDAExecutionProvider" not in \
+            session.get_providers():
+        # ORT falls back to the CPU on its own when the CUDA provider cannot start (no driver,
+        # a missing cuDNN): safe, but slow where the user expects the GPU, so say why.
+        log.warning("onnxruntime-gpu is installed but its CUDA provider did not start; running "
+                    "on the CPU. %s", said or "Check the CUDA and cuDNN versions it needs.")
+    return session
