@@ -13,13 +13,17 @@ than wall time):
 - `run` (only when named): the whole pipelined video path after start-up, fps and CPU, for
   comparing two checkouts side by side;
 - `clip`: one run of `anonymize_file` (faces only, sequential) over a synthetic clip of
-  `bench/speed.py`, its detector passes split into full looks, low passes and closer looks.
+  `bench/speed.py`, its detector passes split into full looks, low passes and closer looks;
+- `shapes` (only when named; for a GPU): wall ms a CenterFace call when the input shape keeps
+  changing, one session for all shapes against one session per shape (`ShapedSessions`), on
+  whatever provider ONNX Runtime picks (CUDA with onnxruntime-gpu).
 
     python bench/hotspots.py                         # all five, ~1 min on 2 cores
     python bench/hotspots.py passes --busy 1         # with one CPU-bound process beside it
     python bench/hotspots.py clip --size 1920x1080 --set low_side=512
     python bench/hotspots.py clip --frames 150 --min-face 20   # issue 5's 720p clip
     PYTHONPATH=/tmp/old/src python bench/hotspots.py run --frames 300   # vs another checkout
+    python bench/hotspots.py shapes                  # on a machine with onnxruntime-gpu
 """
 
 from __future__ import annotations
@@ -321,11 +325,42 @@ def textblob() -> None:
           f"{cpu_ms(lambda: to_blob(rgb, blob[0, :, :720, :1280]), 30):.1f} |")
 
 
+def shapes() -> None:
+    from faceless.detect.faces import CenterFaceDetector
+    from faceless.detect.onnx import make_session
+
+    det = CenterFaceDetector()
+    det.setup()
+    print(f"providers: {det._session.get_providers()}")
+    # The low pass, three closer looks' crops, a full look: a video frame's calls.
+    sizes = [(384, 640), (192, 192), (256, 192), (192, 256), (768, 1280)]
+    feeds = {s: {det._input: np.zeros((1, 3, *s), np.float32)} for s in sizes}
+    one = make_session(det._sessions.model)
+    own = {s: make_session(det._sessions.model) for s in sizes}
+    rows = []
+    for name, pick in (("one session", lambda s: one), ("a session per shape", own.get)):
+        for s in sizes * 2:  # warm-up: every shape set up once
+            pick(s).run(None, feeds[s])
+        t, n = time.perf_counter(), 0
+        for s in sizes * 10:
+            pick(s).run(None, feeds[s])
+            n += 1
+        mixed = (time.perf_counter() - t) / n * 1000
+        t = time.perf_counter()
+        for _ in range(20):
+            pick(sizes[0]).run(None, feeds[sizes[0]])
+        rows.append([name, f"{mixed:.2f}", f"{(time.perf_counter() - t) / 20 * 1000:.2f}"])
+    print("| sessions | ms a call, shapes alternating | ms a call, 640x384 only |")
+    print("|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("parts", nargs="*", default=["passes", "blur", "hold", "colour", "clip"],
                     choices=["passes", "blur", "hold", "colour", "cuts", "textblob", "clip",
-                             "run"])
+                             "run", "shapes"])
     ap.add_argument("--size", default="1280x720", help="clip: frame size (default 1280x720)")
     ap.add_argument("--frames", type=int, default=60, help="clip: frames (default 60)")
     ap.add_argument("--min-face", type=int, default=0,
@@ -348,7 +383,7 @@ def main() -> int:
                 run(a.size, a.frames, a.repeat)
             else:
                 {"passes": passes, "blur": blur, "hold": hold, "colour": colour,
-                 "cuts": cuts, "textblob": textblob}[part]()
+                 "cuts": cuts, "textblob": textblob, "shapes": shapes}[part]()
     finally:
         for b in burners:
             b.kill()

