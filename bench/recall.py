@@ -5,6 +5,7 @@ evaluator judges their output pixels alone (a face is hidden when >= 70% of its 
 
     python bench/recall.py                       # every face set, faceless and deface
     python bench/recall.py --sets wider,dlib --tools faceless --markdown out.md
+    python bench/recall.py --sets kaggle-mask --tools "faceless --mask-scale 1.6"  # any switches
 """
 
 from __future__ import annotations
@@ -46,8 +47,18 @@ TOOLS = {  # name -> (command with {in} {out}, output pattern)
 BUCKETS = ["0-10", "10-20", "20-40", "40-80", "80-inf"]
 
 
+def tool_command(tool: str) -> tuple[str, str]:
+    """(command, output pattern) of a tool in TOOLS, or of 'faceless' with any switches."""
+    if tool in TOOLS:
+        return TOOLS[tool]
+    if tool.startswith("faceless "):
+        cmd, out = TOOLS["faceless"]
+        return f"{cmd} {tool.partition(' ')[2]}", out
+    raise SystemExit(f"unknown tool {tool!r}: one of {', '.join(TOOLS)}, or 'faceless ARGS'")
+
+
 def evaluate(tool: str, dataset: str, folder: Path) -> dict:
-    cmd, out = TOOLS[tool]
+    cmd, out = tool_command(tool)
     with tempfile.TemporaryDirectory() as tmp:
         js = Path(tmp) / "r.json"
         proc = subprocess.run([sys.executable, str(EVAL), dataset, str(folder), "--cmd", cmd,
