@@ -44,6 +44,7 @@ CENTERFACE_INT8_CARD = ModelCard(
 )
 STRIDE = 32  # the network downsamples by 32: inputs are padded to a multiple of it
 
+
 @dataclass(frozen=True)
 class FaceOptions:
     """How the face detector looks at a frame.
@@ -336,16 +337,20 @@ class CenterFaceDetector:
         else:
             sw, sh, img = w, h, image
         # Pad bottom/right to the stride instead of resizing: aspect ratio and scale stay exact.
-        ph, pw = -(-sh // STRIDE) * STRIDE, -(-sw // STRIDE) * STRIDE
-        ph, pw = self._sessions.padded(ph, pw)
-        blob = np.zeros((1, 3, ph, pw), np.float32)
-        blob[0, :, :sh, :sw] = img.transpose(2, 0, 1)
+        sh32, sw32 = -(-sh // STRIDE) * STRIDE, -(-sw // STRIDE) * STRIDE
         try:
-            session = self._sessions.get(ph, pw)
+            session, ph, pw = self._sessions.fit(sh32, sw32)  # larger on CUDA: ShapedSessions
+            blob = np.zeros((1, 3, ph, pw), np.float32)
+            blob[0, :, :sh, :sw] = img.transpose(2, 0, 1)
             heat, scl, off, _lms = session.run(self._outputs, {self._input: blob})
         except Exception as err:  # ORT's own error types; the item must fail closed
             raise AnalysisError(f"face detector failed on a {w}x{h} frame: {err}") from err
         xyxy, score = decode(heat, scl, off, threshold)
+        if (ph, pw) != (sh32, sw32):
+            # A "face" centred in the bucket's extra padding is not in the input; a closer
+            # look's crop would map it onto pixels outside the crop.
+            inside = ((xyxy[:, 0] + xyxy[:, 2]) / 2 < sw32) & ((xyxy[:, 1] + xyxy[:, 3]) / 2 < sh32)
+            xyxy, score = xyxy[inside], score[inside]
         if scale != 1.0:
             xyxy[:, [0, 2]] *= w / sw
             xyxy[:, [1, 3]] *= h / sh

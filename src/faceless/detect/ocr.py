@@ -275,11 +275,10 @@ class TextModel(_LazyModel):
         h, w = rgb.shape[:2]
         # Pad bottom/right to the stride (mid-grey once normalised) instead of resizing.
         ph, pw = max(STRIDE, -(-h // STRIDE) * STRIDE), max(STRIDE, -(-w // STRIDE) * STRIDE)
-        ph, pw = self._sessions.padded(ph, pw)  # on CUDA, a few shapes (ShapedSessions)
-        blob = np.zeros((1, 3, ph, pw), np.float32)
-        to_blob(rgb, blob[0, :, :h, :w])
         try:
-            session = self._sessions.get(ph, pw)
+            session, ph, pw = self._sessions.fit(ph, pw)  # larger on CUDA: ShapedSessions
+            blob = np.zeros((1, 3, ph, pw), np.float32)
+            to_blob(rgb, blob[0, :, :h, :w])
             (pred,) = session.run(None, {self._input: blob})[:1]
         except Exception as err:  # ORT's own error types; the item must fail closed
             raise AnalysisError(f"text detector failed on a {w}x{h} input: {err}") from err

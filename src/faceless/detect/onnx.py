@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.resources
+import io
 import logging
 import os
 import threading
@@ -64,6 +66,8 @@ def providers(prefer_gpu: bool = True) -> list[str]:
 
 
 _preloaded: list[str] = []  # what preload_cuda_libraries said, once per process
+# redirect_stdout swaps sys.stdout for the whole process: one CUDA set-up at a time.
+_cuda_lock = threading.RLock()
 
 
 def preload_cuda_libraries() -> str:
@@ -77,22 +81,20 @@ def preload_cuda_libraries() -> str:
     what it could not load, so its output is kept for the log instead (the library never
     prints).
     """
-    if not _preloaded:
-        import contextlib
-        import io
+    with _cuda_lock:
+        if not _preloaded:
+            import onnxruntime as ort
 
-        import onnxruntime as ort
-
-        said = io.StringIO()
-        preload = getattr(ort, "preload_dlls", None)
-        if preload is not None:
-            with contextlib.redirect_stdout(said):
-                try:
-                    preload()
-                except Exception as err:  # a failed preload costs the GPU, never the run
-                    said.write(f"preload_dlls failed: {err}")
-        _preloaded.append(said.getvalue().strip())
-    return _preloaded[0]
+            said = io.StringIO()
+            preload = getattr(ort, "preload_dlls", None)
+            if preload is not None:
+                with contextlib.redirect_stdout(said):
+                    try:
+                        preload()
+                    except Exception as err:  # a failed preload costs the GPU, never the run
+                        said.write(f"preload_dlls failed: {err}")
+            _preloaded.append(said.getvalue().strip())
+        return _preloaded[0]
 
 
 def provider_options(names: list[str]) -> list[dict[str, str]]:
@@ -117,12 +119,19 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
     # thread), and the spinning threads take the cores that decode and encode need.
     so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     names = providers(prefer_gpu)
-    said = preload_cuda_libraries() if "CUDAExecutionProvider" in names else ""
+    cuda = "CUDAExecutionProvider" in names
+    said = preload_cuda_libraries() if cuda else ""
+    printed = io.StringIO()
     try:
-        session = ort.InferenceSession(model, sess_options=so, providers=names,
-                                       provider_options=provider_options(names))
+        # ONNX Runtime prints (to stdout) when a provider fails and it falls back: keep that
+        # out of the CLI's output (--json) and put it in the log instead.
+        with _cuda_lock if cuda else contextlib.nullcontext(), \
+                contextlib.redirect_stdout(printed) if cuda else contextlib.nullcontext():
+            session = ort.InferenceSession(model, sess_options=so, providers=names,
+                                           provider_options=provider_options(names))
     except Exception as err:  # ORT raises its own unrelated exception types
         raise ModelError(f"ONNX Runtime could not load the model: {err}") from err
+    said = " ".join(filter(None, (printed.getvalue().strip(), said)))
     if "CUDAExecutionProvider" in names and "CUDAExecutionProvider" not in \
             session.get_providers():
         # ORT falls back to the CPU on its own when the CUDA provider cannot start (no driver,
@@ -164,21 +173,31 @@ class ShapedSessions:
         self.by_shape: dict[tuple[int, int], object] = {}
         self._lock = threading.Lock()
 
-    def padded(self, height: int, width: int) -> tuple[int, int]:
-        """The input size to pad a (stride-padded) height x width to."""
-        return (gpu_bucket(height), gpu_bucket(width)) if self.gpu else (height, width)
+    def fit(self, height: int, width: int) -> tuple[object, int, int]:
+        """(session, padded height, padded width) for an input of this (stride-padded) size.
 
-    def get(self, height: int, width: int):
-        """The session to run an input of this (padded) size."""
+        On CUDA the size is rounded up to its bucket, whose session is made on first use;
+        once GPU_SESSIONS exist, the smallest existing bucket that holds the input is used
+        instead, and only an input larger than all of them falls back to the first session
+        (correct, but slow there: it sees changing shapes again).
+        """
         if not self.gpu:
-            return self.first
-        session = self.by_shape.get((height, width))
-        if session is None:
-            with self._lock:
-                session = self.by_shape.get((height, width))
-                if session is None:
-                    if len(self.by_shape) >= GPU_SESSIONS:
-                        return self.first
-                    session = make_session(self.model, self.threads)
-                    self.by_shape[(height, width)] = session
-        return session
+            return self.first, height, width
+        shape = (gpu_bucket(height), gpu_bucket(width))
+        session = self.by_shape.get(shape)  # a plain dict read: atomic under the GIL
+        if session is not None:
+            return session, *shape
+        with self._lock:
+            session = self.by_shape.get(shape)
+            if session is None and len(self.by_shape) < GPU_SESSIONS:
+                # The first session serves the first shape; later ones get their own.
+                session = (self.first if not self.by_shape
+                           else make_session(self.model, self.threads))
+                self.by_shape[shape] = session
+            if session is None:
+                holds = [k for k in self.by_shape if k[0] >= shape[0] and k[1] >= shape[1]]
+                if not holds:
+                    return self.first, *shape
+                shape = min(holds, key=lambda k: k[0] * k[1])
+                session = self.by_shape[shape]
+        return session, *shape
