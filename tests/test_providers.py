@@ -8,7 +8,7 @@ from faceless.detect import onnx as faceless_onnx
 from faceless.detect.faces import STRIDE, CenterFaceDetector
 from faceless.detect.ocr import TextModel
 from faceless.detect.onnx import gpu_bucket
-from textgen import draw_text, textured
+from textgen import draw_text, plate_scene, textured
 
 
 def test_cuda_is_asked_for_first_when_the_runtime_has_it(monkeypatch):
@@ -173,3 +173,48 @@ def test_the_text_network_on_cuda_pads_to_its_bucket_and_reads_the_same():
     a, b = want > 0.3, got > 0.3  # the text mask (DB's threshold) barely moves
     assert a.sum() > 500  # there is text to read
     assert (a & b).sum() / (a | b).sum() > 0.95
+
+
+def test_the_recogniser_on_cuda_reads_the_same_lines_from_fixed_shapes(monkeypatch):
+    """The plate recogniser's batch (1-8 lines) and width vary per call: on CUDA each batch
+    is filled up to REC_BATCH and its width rounded up to a bucket, and it reads the same."""
+    from faceless.detect.ocr import REC_BATCH, REC_HEIGHT, Recognizer
+
+    img, _ = plate_scene("ABC 1234", width=200)
+    draw_text(img, "OPEN 9 TO 5", (10, 10), 24)
+    from faceless.detect.text import TextDetector
+
+    found = TextDetector()
+    found.setup()
+    lines = found.find(img).quads
+    assert len(lines) >= 2
+
+    def reads(rec):
+        said = []
+        rec.judge(img, lines, lambda text, conf: said.append((text, conf)) or 0.0)
+        return said
+
+    want = reads(Recognizer())
+    gpu = Recognizer()
+    gpu.setup()
+    gpu._sessions.gpu = True
+    shapes = []
+    real = gpu._sessions.fit
+
+    def fit(height, width):
+        session, h, w = real(height, width)
+        shapes.append((h, w))
+        return session, h, w
+
+    monkeypatch.setattr(gpu._sessions, "fit", fit)
+    runs = []
+    real_run = gpu._sessions.first.run
+    monkeypatch.setattr(gpu._sessions.first, "run",
+                        lambda out, feed: runs.append(next(iter(feed.values())).shape)
+                        or real_run(out, feed), raising=False)
+    got = reads(gpu)
+    assert [t for t, _ in got] == [t for t, _ in want] and "ABC 1234" in [t for t, _ in want]
+    assert all(abs(a - b) < 0.03 for (_, a), (_, b) in zip(got, want, strict=True))
+    assert runs and shapes
+    assert all(h == REC_HEIGHT and w == gpu_bucket(w) for h, w in shapes)
+    assert all(shape[0] == REC_BATCH for shape in runs)

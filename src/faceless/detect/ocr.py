@@ -30,6 +30,7 @@ from faceless.detect.base import ModelCard, sha256_file
 from faceless.detect.onnx import (
     PRECISIONS,
     ShapedSessions,
+    gpu_bucket,
     load_model_bytes,
     make_session,
     package_file,
@@ -205,6 +206,7 @@ class _LazyModel:
     """A shipped (or user-given) ONNX model, checked and loaded once on first use."""
 
     package: str = RAPIDOCR
+    fixed_height = False  # the network reads inputs of one height (on CUDA: ShapedSessions)
     file: str
     sha256: str
     default_card: ModelCard
@@ -226,7 +228,8 @@ class _LazyModel:
             model = _load(self.model_path, self.package, self.file, self.sha256)
             session = make_session(model, self.threads)
             self._prepare(session)
-            self._sessions = ShapedSessions(session, model, self.threads)
+            keep = (lambda h: h) if self.fixed_height else gpu_bucket
+            self._sessions = ShapedSessions(session, model, self.threads, heights=keep)
             self._session = session
 
     def _prepare(self, session) -> None:
@@ -319,6 +322,7 @@ class Recognizer(_LazyModel):
     """The PP-OCRv4 recognition network, whose output never leaves this class as text."""
 
     file, sha256, default_card = REC_FILE, REC_SHA256, REC_CARD
+    fixed_height = True
 
     def _prepare(self, session) -> None:
         meta = session.get_modelmeta().custom_metadata_map
@@ -345,16 +349,21 @@ class Recognizer(_LazyModel):
         for start in range(0, len(order), REC_BATCH):
             idx = [int(i) for i in order[start:start + REC_BATCH]]
             width = max(REC_MIN_WIDTH, max(math.ceil(REC_HEIGHT * ratios[i]) for i in idx))
-            blob = np.zeros((len(idx), 3, REC_HEIGHT, width), np.float32)
-            for k, i in enumerate(idx):
-                rw = min(width, max(1, math.ceil(REC_HEIGHT * ratios[i])))
-                to_blob(cv2.resize(lines[i], (rw, REC_HEIGHT)), blob[k, :, :, :rw])
             try:
-                (pred,) = self._session.run(None, {self._input: blob})[:1]
+                # On CUDA the width is rounded up to its bucket and the batch filled up to
+                # REC_BATCH with blank lines, so the session sees few shapes (ShapedSessions);
+                # the extra width is the same mid-grey padding that shorter lines get here.
+                session, _, width = self._sessions.fit(REC_HEIGHT, width)
+                rows = REC_BATCH if self._sessions.gpu else len(idx)
+                blob = np.zeros((rows, 3, REC_HEIGHT, width), np.float32)
+                for k, i in enumerate(idx):
+                    rw = min(width, max(1, math.ceil(REC_HEIGHT * ratios[i])))
+                    to_blob(cv2.resize(lines[i], (rw, REC_HEIGHT)), blob[k, :, :, :rw])
+                (pred,) = session.run(None, {self._input: blob})[:1]
             except Exception as err:  # never echo anything about the content
                 raise AnalysisError(f"text recogniser failed on a batch of {len(idx)} "
                                     f"lines: {type(err).__name__}") from None
-            yield idx, np.asarray(pred)
+            yield idx, np.asarray(pred)[:len(idx)]
 
     def _decode(self, logits: np.ndarray) -> tuple[str, float]:
         """Greedy CTC: best class per step, repeats merged, blanks dropped."""

@@ -9,6 +9,7 @@ import io
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from faceless.core.errors import ModelError
@@ -165,8 +166,12 @@ class ShapedSessions:
     """The sessions of one fully convolutional model: on the CPU its one session for every
     input; on CUDA one session per bucketed input shape, made on first use."""
 
-    def __init__(self, session, model: bytes, threads: int | None = None) -> None:
+    def __init__(self, session, model: bytes, threads: int | None = None,
+                 heights: Callable[[int], int] = gpu_bucket) -> None:
+        """`heights`: how a height is bucketed (a network that reads a fixed height, such as
+        the text recogniser, passes one that keeps it)."""
         self.first = session
+        self.heights = heights
         self.model = model
         self.threads = threads
         self.gpu = "CUDAExecutionProvider" in session.get_providers()
@@ -183,7 +188,7 @@ class ShapedSessions:
         """
         if not self.gpu:
             return self.first, height, width
-        shape = (gpu_bucket(height), gpu_bucket(width))
+        shape = (self.heights(height), gpu_bucket(width))
         session = self.by_shape.get(shape)  # a plain dict read: atomic under the GIL
         if session is not None:
             return session, *shape
