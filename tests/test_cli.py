@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -37,6 +38,8 @@ def test_run_one_photo_writes_name_faceless_ext(tmp_path, capsys):
     out = tmp_path / "street.faceless.jpg"
     assert out.exists() and "1 done, 0 failed" in err
     assert changed_fraction(frame, np.asarray(Image.open(out)), face) > 0.8
+    # It says where the networks ran (CUDA with onnxruntime-gpu and a GPU).
+    assert re.search(r"failed in [0-9.]+s on (the CPU|CUDA)", err), err
 
 
 def test_run_a_folder_mirrors_its_tree(tmp_path, capsys):
@@ -145,6 +148,7 @@ def test_json_summary(tmp_path, capsys):
     assert code == 0 and doc["ok"] == 1 and doc["failed"] == 0
     item = doc["items"][0]
     assert item["output"].endswith("a.faceless.png") and item["regions"]["face"] >= 1
+    assert doc["device"] in ("CPU", "CUDA", "CUDA and CPU")
 
 
 def test_quiet_prints_nothing_on_success(tmp_path, capsys):

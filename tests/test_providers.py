@@ -99,6 +99,7 @@ def test_a_cuda_provider_that_cannot_start_falls_back_to_the_cpu_and_says_why(
     assert said == [True]
     assert det._session.get_providers() == ["CPUExecutionProvider"]
     assert len(det.detect(astronaut)) >= 1
+    assert faceless_onnx.device() is not None and "CPU" in faceless_onnx.device()
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 2 and all("running on the CPU" in w for w in warnings)
     assert "libcudnn.so.9" in warnings[0] and "Falling back" in warnings[0]
@@ -218,3 +219,12 @@ def test_the_recogniser_on_cuda_reads_the_same_lines_from_fixed_shapes(monkeypat
     assert runs and shapes
     assert all(h == REC_HEIGHT and w == gpu_bucket(w) for h, w in shapes)
     assert all(shape[0] == REC_BATCH for shape in runs)
+
+
+def test_the_device_names_where_the_sessions_ran(monkeypatch):
+    monkeypatch.setattr(faceless_onnx, "_ran_on", set())
+    assert faceless_onnx.device() is None
+    faceless_onnx._ran_on.add("CPUExecutionProvider")
+    assert faceless_onnx.device() == "CPU"
+    faceless_onnx._ran_on.add("CUDAExecutionProvider")
+    assert faceless_onnx.device() == "CUDA and CPU"

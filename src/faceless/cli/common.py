@@ -27,7 +27,7 @@ from faceless.core.errors import ConfigError, FacelessError
 from faceless.core.types import Kind
 from faceless.detect.faces import FaceOptions
 from faceless.detect.guided import ScheduleOptions
-from faceless.detect.onnx import PRECISIONS
+from faceless.detect.onnx import PRECISIONS, device
 from faceless.media.files import is_output_name
 from faceless.media.image import IMAGE_EXTENSIONS, ImageOptions
 from faceless.media.video import VIDEO_EXTENSIONS, AudioMode, VideoOptions
@@ -314,9 +314,10 @@ class Reporter:
         ok = sum(o.ok for o in self.outcomes)
         failed = len(self.outcomes) - ok
         seconds = time.monotonic() - self.t0
+        on = device()  # a user with a GPU wants to see that it was used
         if self.as_json:
             doc = {"ok": ok, "failed": failed, "skipped": [str(p) for p in skipped],
-                   "seconds": round(seconds, 3),
+                   "seconds": round(seconds, 3), "device": on,
                    "items": [{"input": str(o.src), "output": str(o.dst) if o.dst else None,
                               "ok": o.ok, "error": o.error, **o.details}
                              for o in self.outcomes]}
@@ -325,7 +326,9 @@ class Reporter:
             if skipped:
                 self.err.print(f"skipped {len(skipped)} file(s) of unsupported type",
                                soft_wrap=True)
-            self.err.print(f"{ok} done, {failed} failed in {seconds:.1f}s", soft_wrap=True)
+            where = "" if on is None else " on the CPU" if on == "CPU" else f" on {on}"
+            self.err.print(f"{ok} done, {failed} failed in {seconds:.1f}s{where}",
+                           soft_wrap=True)
         return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -67,8 +67,16 @@ def providers(prefer_gpu: bool = True) -> list[str]:
 
 
 _preloaded: list[str] = []  # what preload_cuda_libraries said, once per process
+_ran_on: set[str] = set()  # the first provider of every session made in this process
 # redirect_stdout swaps sys.stdout for the whole process: one CUDA set-up at a time.
 _cuda_lock = threading.RLock()
+
+
+def device() -> str | None:
+    """Where this process's networks run: "CUDA", "CPU", "CUDA and CPU" (some sessions
+    fell back), or None before any was loaded."""
+    names = sorted({p.removesuffix("ExecutionProvider") for p in _ran_on}, reverse=True)
+    return " and ".join(names) or None
 
 
 def preload_cuda_libraries() -> str:
@@ -133,6 +141,7 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
     except Exception as err:  # ORT raises its own unrelated exception types
         raise ModelError(f"ONNX Runtime could not load the model: {err}") from err
     said = " ".join(filter(None, (printed.getvalue().strip(), said)))
+    _ran_on.add(session.get_providers()[0])
     if "CUDAExecutionProvider" in names and "CUDAExecutionProvider" not in \
             session.get_providers():
         # ORT falls back to the CPU on its own when the CUDA provider cannot start (no driver,
