@@ -15,8 +15,9 @@ than wall time):
 - `clip`: one run of `anonymize_file` (faces only, sequential) over a synthetic clip of
   `bench/speed.py`, its detector passes split into full looks, low passes and closer looks;
 - `shapes` (only when named; for a GPU): wall ms a CenterFace call when the input shape keeps
-  changing, one session for all shapes against one session per shape (`ShapedSessions`), on
-  whatever provider ONNX Runtime picks (CUDA with onnxruntime-gpu).
+  changing, one session for all shapes against one session per shape (`ShapedSessions`), and
+  one pass at 640x384 to 3840x2176, int8 and fp32, on whatever provider ONNX Runtime picks
+  (CUDA with onnxruntime-gpu; the 4K pass takes ~1 s a call on 2 CPU cores).
 
     python bench/hotspots.py                         # all five, ~1 min on 2 cores
     python bench/hotspots.py passes --busy 1         # with one CPU-bound process beside it
@@ -326,7 +327,7 @@ def textblob() -> None:
 
 
 def shapes() -> None:
-    from faceless.detect.faces import CenterFaceDetector
+    from faceless.detect.faces import CenterFaceDetector, FaceOptions
     from faceless.detect.onnx import make_session
 
     det = CenterFaceDetector()
@@ -354,6 +355,24 @@ def shapes() -> None:
     print("|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+    # One pass at each size, its own session per size (what ShapedSessions gives).
+    sides = [(384, 640), (736, 1280), (1088, 1920), (2176, 3840)]
+    print("\n| model | " + " | ".join(f"{w}x{h} pass, wall ms" for h, w in sides) + " |")
+    print("|---|" + "---|" * len(sides))
+    for precision in ("int8", "fp32"):
+        d = CenterFaceDetector(FaceOptions(precision=precision))
+        d.setup()
+        row = []
+        for s in sides:
+            session, feed = make_session(d._sessions.model), {d._input: np.zeros((1, 3, *s),
+                                                                                 np.float32)}
+            for _ in range(3):
+                session.run(None, feed)
+            t = time.perf_counter()
+            for _ in range(20):
+                session.run(None, feed)
+            row.append(f"{(time.perf_counter() - t) / 20 * 1000:.2f}")
+        print(f"| {precision} | " + " | ".join(row) + " |")
 
 
 def main() -> int:

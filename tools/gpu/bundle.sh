@@ -6,7 +6,7 @@
 # while the machine stays warm (`mkdir -p /tmp/g && cp .gpuK/part.* /tmp/g/`, carry .gpuK),
 # then run tools/gpu/check.sh in the last call. See docs/benchmarks.md, *On a GPU*.
 #
-#     bash tools/gpu/bundle.sh            # needs pip with network access, ~5 min (xz)
+#     bash tools/gpu/bundle.sh            # needs pip with network access; 2 min on 2 cores
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d)

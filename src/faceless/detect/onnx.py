@@ -132,18 +132,17 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
     said = preload_cuda_libraries() if cuda else ""
     printed = io.StringIO()
     try:
-        # ONNX Runtime prints (to stdout) when a provider fails and it falls back: keep that
-        # out of the CLI's output (--json) and put it in the log instead.
-        with _cuda_lock if cuda else contextlib.nullcontext(), \
-                contextlib.redirect_stdout(printed) if cuda else contextlib.nullcontext():
+        with contextlib.ExitStack() as quiet:
+            if cuda:  # ONNX Runtime prints to stdout when the provider fails: keep that for
+                quiet.enter_context(_cuda_lock)  # the log, out of the CLI's --json
+                quiet.enter_context(contextlib.redirect_stdout(printed))
             session = ort.InferenceSession(model, sess_options=so, providers=names,
                                            provider_options=provider_options(names))
     except Exception as err:  # ORT raises its own unrelated exception types
         raise ModelError(f"ONNX Runtime could not load the model: {err}") from err
     said = " ".join(filter(None, (printed.getvalue().strip(), said)))
     _ran_on.add(session.get_providers()[0])
-    if "CUDAExecutionProvider" in names and "CUDAExecutionProvider" not in \
-            session.get_providers():
+    if cuda and "CUDAExecutionProvider" not in session.get_providers():
         # ORT falls back to the CPU on its own when the CUDA provider cannot start (no driver,
         # a missing cuDNN): safe, but slow where the user expects the GPU, so say why.
         log.warning("onnxruntime-gpu is installed but its CUDA provider did not start; running "
@@ -159,7 +158,7 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
 # 14 on 2 CPU cores. So on CUDA a padded input is rounded up to a few bucket sizes and each
 # bucket gets its own session, whose convolutions then always see one shape; the extra
 # padding costs the GPU little.
-GPU_SESSIONS = 16  # sessions per model at most; further shapes share the first one
+GPU_SESSIONS = 16  # sessions per model at most (see ShapedSessions.fit for the rest)
 
 
 def gpu_bucket(side: int) -> int:
