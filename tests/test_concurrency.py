@@ -6,14 +6,19 @@ import threading
 import time
 
 import av
+import cv2
 import numpy as np
 import pytest
 
 import faceless.pipeline as pipeline
-from faceless.concurrency import Prefetch, Worker
+from faceless.concurrency import Ahead, Prefetch, Worker
 from faceless.core.errors import AnalysisError, MediaReadError, MediaWriteError
-from faceless.pipeline import Engine, Options, anonymize_file
-from mediagen import portrait_scene
+from faceless.detect.faces import CenterFaceDetector
+from faceless.detect.guided import GuidedFaces
+from faceless.detect.onnx import in_single_threaded_lane, single_threaded_lane
+from faceless.pipeline import Engine, Options, anonymize_file, detect_file
+from mediagen import astronaut, portrait_scene
+from textgen import paste_rotated, plate_image
 from videogen import make_video
 
 
@@ -63,6 +68,130 @@ def test_worker_runs_in_order_and_reports_the_first_error():
     w.abort()  # safe to call after a failure
 
 
+def test_ahead_keeps_order_runs_the_work_side_by_side_and_carries_errors():
+    both = threading.Barrier(2, timeout=10)  # breaks unless two items' work runs at once
+    seen = []
+
+    def work(i):
+        if i < 2:
+            both.wait()
+        seen.append(in_single_threaded_lane())
+        if i == 7:
+            raise ValueError("item 7")
+        return i * i
+
+    def start(i, submit):
+        return i, submit(work, i)
+
+    with Ahead(iter(range(10)), start, workers=2, depth=3,
+               initializer=single_threaded_lane) as items:
+        got = []
+        with pytest.raises(ValueError, match="item 7"):
+            for i, fut in items:
+                got.append((i, fut.result()))
+    assert got == [(i, i * i) for i in range(7)]
+    assert all(seen) and not in_single_threaded_lane()  # only the workers' passes are narrowed
+
+
+def test_ahead_without_workers_runs_in_the_callers_thread_one_item_at_a_time():
+    order = []
+
+    def start(i, submit):
+        order.append(("start", i))
+        return submit(lambda: order.append(("work", i)) or threading.current_thread())
+
+    with Ahead(iter(range(3)), start) as items:
+        threads = [f.result() for f in items]
+    assert threads == [threading.current_thread()] * 3
+    assert order == [("start", 0), ("work", 0), ("start", 1), ("work", 1), ("start", 2),
+                     ("work", 2)]
+
+
+def test_leaving_ahead_early_stops_its_threads():
+    before = threading.active_count()
+
+    def endless():
+        i = 0
+        while True:
+            yield i
+            i += 1
+
+    with Ahead(endless(), lambda i, submit: submit(time.sleep, 0.01), workers=2,
+               depth=2) as items:
+        for k, fut in enumerate(items):
+            fut.result()
+            if k == 5:
+                break
+    assert threading.active_count() == before
+
+
+def test_a_single_threaded_lane_finds_the_same_faces_on_one_thread():
+    det = CenterFaceDetector()
+    image = astronaut()
+    wide = det.detect_at(image, 0.5, 0.3)
+    out = {}
+
+    def narrow():
+        single_threaded_lane()
+        out["boxes"] = det.detect_at(image, 0.5, 0.3)
+
+    t = threading.Thread(target=narrow)
+    t.start()
+    t.join()
+    assert np.array_equal(wide[0], out["boxes"][0]) and np.array_equal(wide[1], out["boxes"][1])
+    assert len(wide[0]) >= 1
+    single = det._sessions._single
+    assert single is not None and single is not det._sessions.first
+    assert single.get_session_options().intra_op_num_threads == 1
+
+
+def _busy_clip(tmp_path, n=20):
+    """A 960x540 clip (large enough for the face schedule's low pass, full looks every 8th
+    frame and closer looks) with a small moving face and a plate."""
+    rng = np.random.default_rng(1)
+    base = rng.integers(60, 120, (540, 960, 3), dtype=np.uint8)
+    paste_rotated(base, plate_image("KD 4471", 150), 620, 380, 0.0)
+    face = cv2.resize(astronaut(), (90, 90), interpolation=cv2.INTER_AREA)
+    frames = []
+    for i in range(n):
+        f = base.copy()
+        x = 200 + 5 * i
+        f[150:240, x:x + 90] = face
+        frames.append(f)
+    return make_video(tmp_path / "busy.mp4", frames)
+
+
+def test_look_ahead_gives_the_regions_and_pixels_of_one_thread(tmp_path):
+    src = _busy_clip(tmp_path)
+    a = anonymize_file(src, tmp_path / "seq.mp4", options=Options(pipelined=False),
+                       plan_path=tmp_path / "seq.json")
+    b = anonymize_file(src, tmp_path / "pipe.mp4", options=Options(pipelined=True),
+                       plan_path=tmp_path / "pipe.json")
+    assert a.regions == b.regions and a.regions.get("face", 0) >= 15
+    assert a.regions.get("plate", 0) >= 15
+    pa = pipeline.Plan.load(tmp_path / "seq.json")
+    pb = pipeline.Plan.load(tmp_path / "pipe.json")
+    assert [f.regions for f in pa.frames] == [f.regions for f in pb.frames]
+    for (ta, ia), (tb, ib) in zip(_decoded(a.dst), _decoded(b.dst), strict=True):
+        assert ta == tb and np.array_equal(ia, ib)
+    # detect (pipelined by default) makes the same plan
+    detect_file(src, Options()).save(tmp_path / "det.json")
+    assert [f.regions for f in pipeline.Plan.load(tmp_path / "det.json").frames] == \
+        [f.regions for f in pa.frames]
+
+
+def test_lookahead_is_bounded_and_off_when_not_pipelined():
+    class Info:
+        def __init__(self, w, h):
+            self.width, self.height = w, h
+
+    workers, depth = pipeline.lookahead(Options(), Info(1280, 720))
+    assert 1 <= workers <= 4 and workers + 1 <= depth <= workers + 8
+    _, deep4k = pipeline.lookahead(Options(), Info(7680, 4320))  # 150 MB a frame
+    assert deep4k == workers + 1
+    assert pipeline.lookahead(Options(pipelined=False), Info(1280, 720)) == (0, 0)
+
+
 def _clip(tmp_path, n=10):
     frames = [portrait_scene(side=112, x=8 + 6 * i)[0] for i in range(n)]
     return make_video(tmp_path / "in.mp4", frames)
@@ -88,7 +217,7 @@ def _no_leftovers(folder, keep):
     return sorted(p.name for p in folder.iterdir() if p.name not in keep) == []
 
 
-@pytest.mark.parametrize("stage", ["decode", "detect", "encode"])
+@pytest.mark.parametrize("stage", ["decode", "detect", "search", "encode"])
 def test_a_failing_stage_fails_the_item_without_hanging(tmp_path, monkeypatch, stage):
     src = _clip(tmp_path, n=12)
     eng = Engine(Options(pipelined=True))
@@ -114,6 +243,18 @@ def test_a_failing_stage_fails_the_item_without_hanging(tmp_path, monkeypatch, s
             return real_analyse(image, *args, **kwargs)
 
         monkeypatch.setattr(eng, "analyse", analyse)
+        expected = AnalysisError
+    elif stage == "search":  # a frame's own pass, in a look-ahead worker
+        passes = []
+        real_pass = GuidedFaces.own_pass
+
+        def own_pass(self, image, step):
+            passes.append(1)
+            if len(passes) == 6:
+                raise RuntimeError("injected failure in a look-ahead pass")
+            return real_pass(self, image, step)
+
+        monkeypatch.setattr(GuidedFaces, "own_pass", own_pass)
         expected = AnalysisError
     else:
         real_write = pipeline.VideoWriter.write

@@ -11,9 +11,15 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
+
+Submit = Callable[..., "Future[Any]"]
+"""Called as submit(fn, *args): fn(*args) runs (in a worker, or at once) and its result, or
+its error, is in the returned future."""
 
 _END = object()
 
@@ -134,3 +140,58 @@ class Worker(Generic[T]):
         self._error = self._error or RuntimeError("aborted")
         self._q.put(_END)
         self._thread.join()
+
+
+def run_now(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """A Submit that runs `fn(*args)` at once in the calling thread."""
+    done: Future[Any] = Future()
+    try:
+        done.set_result(fn(*args))
+    except BaseException as err:  # kept for result(), as a pool's future keeps it
+        done.set_exception(err)
+    return done
+
+
+class Ahead(Generic[T, U]):
+    """Start each item's work in a pool of worker threads, items ahead of the consumer.
+
+    A background thread calls `start(item, submit)` for every item of `source` in order (so
+    `start` may keep state from item to item) and queues what it returns, at most `depth`
+    items ahead; `submit(fn, *args)` hands work to `workers` threads (each begins with
+    `initializer()`), and the consumer waits on the futures it finds in the items. With no
+    workers everything runs in the consumer's thread, one item at a time: the same results.
+    Errors reach the consumer (from `start`, or from a future's result); leaving the `with`
+    block stops the thread and the pool, waiting for passes that already began.
+    """
+
+    def __init__(self, source: Iterator[T], start: Callable[[T, Submit], U], workers: int = 0,
+                 depth: int = 4, name: str = "ahead",
+                 initializer: Callable[[], None] | None = None) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._prefetch: Prefetch[U] | None = None
+        if workers <= 0:
+            self._items: Iterator[U] = (start(item, run_now) for item in source)
+            return
+        pool = self._pool = ThreadPoolExecutor(workers, thread_name_prefix=name,
+                                               initializer=initializer)
+
+        def produce() -> Iterator[U]:
+            for item in source:
+                yield start(item, pool.submit)
+
+        self._items = self._prefetch = Prefetch(produce(), depth=depth, name=name)
+
+    def __iter__(self) -> Iterator[U]:
+        return self._items
+
+    def close(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Ahead[T, U]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

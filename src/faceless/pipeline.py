@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from faceless import __version__
 from faceless.anonymize.operators import Operator, OperatorSpec, Shape, redact
-from faceless.concurrency import Prefetch, Worker
+from faceless.concurrency import Ahead, Prefetch, Submit, Worker
 from faceless.core.errors import (
     AnalysisError,
     ConfigError,
@@ -29,6 +31,7 @@ from faceless.core.types import Decision, Detections, FrameRef, Kind, Region
 from faceless.detect.base import Detector, sha256_file
 from faceless.detect.faces import CenterFaceDetector, FaceOptions, thorough
 from faceless.detect.guided import GuidedFaces, Look, ScheduleOptions
+from faceless.detect.onnx import single_threaded_lane
 from faceless.detect.plates import PlateDetector, PlateOptions
 from faceless.detect.sparse import SparseOptions, closer_looks
 from faceless.detect.text import TextDetector, TextOptions
@@ -54,6 +57,8 @@ from faceless.track.cuts import CutDetector
 from faceless.track.tracker import Tracker, TrackOptions
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Progress = Callable[[int, int | None], None]
 """Called as progress(done, total) after each frame; total is None when unknown."""
@@ -255,36 +260,52 @@ class Engine:
         """Regions to redact in one upright RGB frame; any failure is an AnalysisError."""
         return self.analyse(image, candidates=False, video=video)[0]
 
+    def searches(self, det: Any, frame_index: int | None) -> bool:
+        """Whether `det` searches this whole frame: plates and text, when tracking carries
+        them (`frame_index` given), only every `text_every`-th frame; the rest always."""
+        return (det.kind not in (Kind.PLATE, Kind.TEXT) or frame_index is None
+                or frame_index % self.options.text_every == 0)
+
+    def search(self, det: Any, image: np.ndarray, candidates: bool = True,
+               video: bool = False) -> tuple[Detections, Detections | None]:
+        """One detector's own search of a whole frame: what it finds, and its candidates
+        (None when it has none or they were not asked for). Depends on the pixels alone."""
+        detect_all = getattr(det, "detect_all", None)
+        if detect_all is not None:
+            found, maybe = detect_all(image, candidates, video)
+            return found, maybe if candidates else None
+        return det.detect(image), None
+
     def analyse(self, image: np.ndarray, candidates: bool = True, video: bool = False,
                 frame_index: int | None = None, faces: FaceSearch | None = None,
-                between: SparseSearch | None = None) -> tuple[list[Region], list[Region]]:
+                between: SparseSearch | None = None,
+                searched: dict[int, Callable[[], Any]] | None = None,
+                ) -> tuple[list[Region], list[Region]]:
         """Regions to redact, and low-score candidates that only tracking may accept.
 
         `video` selects the per-frame budget (no 2x small-face pass on large frames);
         `frame_index`, given only when tracking carries regions between frames, lets the
         costly plate and text detectors run on every `text_every`-th frame; `faces`, when
         given, searches for faces in place of the face detector's own `detect_all`;
-        `between`, when given, searches for plates and text on the other frames.
+        `between`, when given, searches for plates and text on the other frames;
+        `searched` maps id(detector) to a call that returns its `search` of this frame,
+        already started elsewhere (a video's look-ahead).
         """
         out: list[Region] = []
         low: list[Region] = []
-        every = self.options.text_every
         for det in self.detectors:
-            skip = (det.kind in (Kind.PLATE, Kind.TEXT) and frame_index is not None
-                    and frame_index % every != 0)
+            skip = not self.searches(det, frame_index)
             if skip and between is None:
                 continue
             try:
-                detect_all = getattr(det, "detect_all", None)
                 if skip:
                     found, maybe = between(det, image), None
                 elif faces is not None and det.kind is Kind.FACE:
                     found, maybe = faces(det, image)
-                elif detect_all is not None:
-                    found, maybe = detect_all(image, candidates, video)
-                    maybe = maybe if candidates else None
+                elif searched is not None and id(det) in searched:
+                    found, maybe = searched[id(det)]()
                 else:
-                    found, maybe = det.detect(image), None
+                    found, maybe = self.search(det, image, candidates, video)
             except AnalysisError:
                 raise
             except Exception as err:  # any detector bug must fail the item, never pass a frame
@@ -361,29 +382,51 @@ def _source_info(src: Path, kind: str, image_options: ImageOptions
 
 
 def frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | None,
-                   keep_images: bool) -> Iterator[tuple[FrameRef, list[Region], Any]]:
+                  keep_images: bool, workers: int = 0, depth: int = 4,
+                  ) -> Iterator[tuple[FrameRef, list[Region], Any]]:
     """(ref, regions, the VideoFrame or None) for each frame, in order, tracked when asked.
 
-    The tracker holds a bounded window of frames, so memory does not grow with the video.
+    Each frame's own searches (the face pass its schedule gives it, a plate search) depend
+    on its pixels alone, so with `workers` they run in a pool up to `depth` frames ahead of
+    the tracking, which needs the frames before (closer looks where tracks expect faces and
+    plates); with none, all in this thread. Either way the regions are the same. The tracker
+    holds a bounded window of frames, so memory does not grow with the video.
     """
     if tracker is None:
-        for vf in frames:
-            yield vf.ref, eng.regions(vf.image, video=True), vf if keep_images else None
+        def each(vf: VideoFrame, submit: Submit) -> tuple[VideoFrame, Future[Any]]:
+            return vf, submit(eng.regions, vf.image, True)
+
+        with _ahead(frames, each, workers, depth) as items:
+            for vf, regions in items:
+                yield vf.ref, regions.result(), vf if keep_images else None
         return
     cuts = CutDetector(tracker.options.cut_threshold)
     schedule = eng.options.schedule if _guidable(eng) else None
-    guided: dict[int, GuidedFaces] = {}
+    guided = {id(d): GuidedFaces(d, schedule) for d in eng.detectors
+              if schedule is not None and d.kind is Kind.FACE}
     grow = 1.0 / eng.options.mask_scale  # tracks hold head-sized boxes; the detector's are not
+
+    def start(vf: VideoFrame, submit: Submit) -> tuple[VideoFrame, bool, dict[int, Any]]:
+        # In frame order (the cut detector and the face schedule keep state), ahead of tracking.
+        cut, (h, w) = cuts(vf.image), vf.image.shape[:2]
+        jobs: dict[int, Any] = {}
+        for det in eng.detectors:
+            g = guided.get(id(det))
+            if g is not None:
+                jobs[id(det)] = submit(g.own_pass, vf.image, g.step(w, h, cut))
+            elif eng.searches(det, vf.ref.index):
+                jobs[id(det)] = submit(eng.search, det, vf.image, True, True)
+        return vf, cut, jobs
+
     look: Look | None = None
-    t, cut = 0.0, False  # of the frame being analysed; `search` runs within its iteration
+    t = 0.0  # of the frame being analysed
+    jobs: dict[int, Any] = {}
 
     def search(det: Any, image: np.ndarray) -> tuple[Detections, Detections]:
         nonlocal look
-        g = guided.get(id(det))
-        if g is None:
-            g = guided[id(det)] = GuidedFaces(det, schedule)
         expected = [scale_box(b, grow) for b in tracker.expected(t, Kind.FACE)]
-        sure, maybe, look = g.detect_all(image, np.array(expected).reshape(-1, 4), cut)
+        sure, maybe, look = guided[id(det)].finish(
+            image, np.array(expected).reshape(-1, 4), jobs[id(det)].result())
         return sure, maybe
 
     sparse, index = eng.options.sparse, 0
@@ -399,19 +442,42 @@ def frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | 
         h, w = image.shape[:2]
         return closer_looks(det.detect, image, expected, det.kind, [main_pass(w, h)], sparse)
 
-    for vf in frames:
-        t, cut, look, index = vf.ref.seconds, cuts(vf.image), None, vf.ref.index
-        regions, candidates = eng.analyse(
-            vf.image, video=True, frame_index=vf.ref.index,
-            faces=search if schedule is not None else None,
-            between=None if cut else between)
-        # The pixels go to the tracker in every path (run and detect alike, so both give the
-        # same regions) for its visual hold; it keeps only small patches of live tracks.
-        yield from tracker.push(vf.ref, regions, candidates, cut=cut,
-                                payload=vf if keep_images else None,
-                                blind=_blind(look, vf.ref.index, eng.options.text_every),
-                                image=vf.image)
+    with _ahead(frames, start, workers, depth) as items:
+        for vf, cut, jobs in items:
+            t, look, index = vf.ref.seconds, None, vf.ref.index
+            regions, candidates = eng.analyse(
+                vf.image, video=True, frame_index=vf.ref.index,
+                faces=search if guided else None,
+                between=None if cut else between,
+                searched={k: v.result for k, v in jobs.items()})
+            # The pixels go to the tracker in every path (run and detect alike, so both give
+            # the same regions) for its visual hold; it keeps only small patches of live tracks.
+            yield from tracker.push(vf.ref, regions, candidates, cut=cut,
+                                    payload=vf if keep_images else None,
+                                    blind=_blind(look, vf.ref.index, eng.options.text_every),
+                                    image=vf.image)
     yield from tracker.flush()
+
+
+def _ahead(frames: Iterator[VideoFrame], start: Callable[[VideoFrame, Submit], T],
+           workers: int, depth: int) -> Ahead[VideoFrame, T]:
+    """Frames' own searches started `depth` frames ahead in `workers` threads, each running
+    its passes on one thread (see detect.onnx.single_threaded_lane)."""
+    return Ahead(frames, start, workers, depth, name="faceless-search",
+                 initializer=single_threaded_lane)
+
+
+def lookahead(options: Options, info: VideoInfo) -> tuple[int, int]:
+    """(workers, depth) of a video's look-ahead searches: none unless pipelined.
+
+    One worker a CPU core, at most 4; enough frames ahead for the others to go on while one
+    worker runs a full look (~4-8 low passes' time), bounded to ~256 MB of frames.
+    """
+    if not options.pipelined:
+        return 0, 0
+    workers = max(1, min(4, os.cpu_count() or 1))
+    frame_bytes = max(1, info.width * info.height * 9 // 2)  # RGB and the decoder's planes
+    return workers, max(workers + 1, min(workers + 8, 256_000_000 // frame_bytes))
 
 
 def _blind(look: Look | None, index: int, text_every: int) -> dict[Kind, int]:
@@ -478,10 +544,13 @@ def detect_file(src: Path, options: Options | None = None,
             progress(1, 1)
     else:
         tracker = _tracker(opts)
-        for ref, regions, _ in frame_regions(eng, iter_frames(src), tracker, False):
-            frames.append(FramePlan(ref.index, ref.pts, regions))
-            if progress:
-                progress(len(frames), source.frame_count)
+        workers, depth = lookahead(opts, media)
+        with contextlib.closing(frame_regions(eng, iter_frames(src), tracker, False,
+                                              workers, depth)) as found:
+            for ref, regions, _ in found:
+                frames.append(FramePlan(ref.index, ref.pts, regions))
+                if progress:
+                    progress(len(frames), source.frame_count)
         if tracker is not None:
             tracks = [t.to_dict() for t in tracker.summaries.values()]
     return Plan(source, frames, opts.settings(), eng.model_cards(), f"faceless {__version__}",
@@ -586,8 +655,10 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
                 eng.write(w, *item)
 
             decoded_frames = iter_frames(src, yuv=True)
-            with _stages(decoded_frames, encode, opts.pipelined) as (decoded, submit, finish):
-                for ref, regions, vf in frame_regions(eng, decoded, tracker, True):
+            with (_stages(decoded_frames, encode, opts.pipelined) as (decoded, submit, finish),
+                  contextlib.closing(frame_regions(eng, decoded, tracker, True,
+                                                   *lookahead(opts, info))) as found):
+                for ref, regions, vf in found:
                     submit((vf, regions))
                     record(ref.index, ref.pts, regions)
                     if progress:

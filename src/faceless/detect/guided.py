@@ -90,6 +90,25 @@ class Look:
     passes: int  # detector runs, closer looks included
 
 
+@dataclass(frozen=True)
+class Step:
+    """Which pass the schedule gives one frame (GuidedFaces.step)."""
+
+    full: bool  # the full look
+    blind: int  # on a full look: frames before it in which small faces went unsearched
+    low: bool  # not full: the low-resolution pass (else tracking alone, and closer looks)
+
+
+@dataclass(frozen=True)
+class OwnPass:
+    """What a frame's own pass found (GuidedFaces.own_pass): boxes and scores per run."""
+
+    step: Step
+    boxes: list[np.ndarray]
+    scores: list[np.ndarray]
+    passes: int
+
+
 class GuidedFaces:
     """Per-video search state around one CenterFace detector (make one per video)."""
 
@@ -107,34 +126,52 @@ class GuidedFaces:
 
         `expected` holds detector-sized xyxy boxes (N, 4) where tracking predicts a face in
         this frame; `cut` forces a full look (a new shot has no tracks to carry faces).
+        Equivalent to `finish(image, expected, own_pass(image, step(w, h, cut)))`.
         """
+        h, w = image.shape[:2]
+        return self.finish(image, expected, self.own_pass(image, self.step(w, h, cut)))
+
+    def step(self, width: int, height: int, cut: bool = False) -> Step:
+        """Advance the schedule by one frame: which pass this frame gets. Call once a frame,
+        in order (it needs no pixels, so a look-ahead can run the pass before tracking)."""
+        s = self.schedule
+        full = (self._since_full is None or cut or s.always_full(width, height)
+                or self._since_full + 1 >= s.full_every)
+        if full:
+            blind = 0 if self._since_full is None or cut else self._since_full
+            self._since_full = 0
+            return Step(True, blind, low=False)
+        self._since_full = (self._since_full or 0) + 1
+        return Step(False, 0, low=self._since_full % s.low_every == 0)
+
+    def own_pass(self, image: np.ndarray, step: Step) -> OwnPass:
+        """The frame's own pass that `step` asks for (the full look, the low pass or none):
+        it depends on the pixels alone, so it may run in another thread, ahead of tracking."""
+        fo = self.detector.options
+        h, w = image.shape[:2]
+        if step.full:
+            sure, maybe = self.detector.detect_all(image, candidates=True, video=True)
+            return OwnPass(step, [sure.xyxy, maybe.xyxy], [sure.score, maybe.score],
+                           len(fo.passes(w, h, video=True)))
+        if step.low:
+            low_scale = min(1.0, self.schedule.low_side / max(w, h))
+            b, sc = self.detector.detect_at(image, low_scale, fo.candidate_threshold)
+            return OwnPass(step, [b], [sc], 1)
+        return OwnPass(step, [], [], 0)
+
+    def finish(self, image: np.ndarray, expected: np.ndarray | None,
+               own: OwnPass) -> tuple[Detections, Detections, Look]:
+        """Closer looks where tracking expects faces that the frame's own pass did not find
+        with confidence, merged with that pass into confident faces and candidates."""
         s = self.schedule
         fo = self.detector.options
         h, w = image.shape[:2]
-        low_scale = min(1.0, s.low_side / max(w, h))
-        full = (self._since_full is None or cut or s.always_full(w, h)
-                or self._since_full + 1 >= s.full_every)
-        blind = 0
-        boxes: list[np.ndarray] = []
-        scores: list[np.ndarray] = []
-        passes = 0
-        if full:
-            sure, maybe = self.detector.detect_all(image, candidates=True, video=True)
-            boxes += [sure.xyxy, maybe.xyxy]
-            scores += [sure.score, maybe.score]
-            passes += len(fo.passes(w, h, video=True))
-            blind = 0 if self._since_full is None or cut else self._since_full
-            self._since_full = 0
-        else:
-            self._since_full = (self._since_full or 0) + 1
-            if self._since_full % s.low_every == 0:
-                b, sc = self.detector.detect_at(image, low_scale, fo.candidate_threshold)
-                boxes.append(b)
-                scores.append(sc)
-                passes += 1
+        full = own.step.full
+        boxes, scores, passes = list(own.boxes), list(own.scores), own.passes
         skipped = not boxes
         if skipped:
             boxes, scores = [np.zeros((0, 4), np.float32)], [np.zeros((0,), np.float32)]
+        low_scale = min(1.0, s.low_side / max(w, h))
         own_scale = 1.0 if full else low_scale  # the scale of the frame's own pass
         if s.closer and expected is not None and len(expected):
             expected = np.asarray(expected, np.float64).reshape(-1, 4)
@@ -164,7 +201,7 @@ class GuidedFaces:
         xyxy = np.concatenate(boxes).reshape(-1, 4).astype(np.float32)
         score = np.concatenate(scores).astype(np.float32)
         sure, maybe = merge_split(xyxy, score, score >= fo.threshold, fo, w, h)
-        return sure, maybe, Look(full, blind, passes)
+        return sure, maybe, Look(full, own.step.blind, passes)
 
     def _closer_looks(self, expected: np.ndarray, w: int, h: int,
                       own_scale: float) -> list[tuple[tuple[int, int, int, int], float]]:

@@ -160,6 +160,22 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
 # padding costs the GPU little.
 GPU_SESSIONS = 16  # sessions per model at most (see ShapedSessions.fit for the rest)
 
+# Threads that run many passes side by side (the video pipeline's look-ahead workers) each
+# use a single-threaded session on the CPU: two passes at once on one thread each did 15-22%
+# more passes a second on 2 cores than one after the other on two threads (ONNX Runtime's
+# intra-op threads wait at every operator; measured in session 9, docs/benchmarks.md).
+_lane = threading.local()
+
+
+def single_threaded_lane() -> None:
+    """Make this thread's CPU passes run on one thread (a pool's initializer)."""
+    _lane.single = True
+
+
+def in_single_threaded_lane() -> bool:
+    """Whether this thread asked for single-threaded passes (see single_threaded_lane)."""
+    return getattr(_lane, "single", False)
+
 
 def gpu_bucket(side: int) -> int:
     """A padded side rounded up to one of few sizes: multiples of 64 up to 256, of 128 up to
@@ -172,7 +188,8 @@ def gpu_bucket(side: int) -> int:
 
 class ShapedSessions:
     """The sessions of one fully convolutional model: on the CPU its one session for every
-    input; on CUDA one session per bucketed input shape, made on first use."""
+    input (and a single-threaded one for the threads of single_threaded_lane); on CUDA one
+    session per bucketed input shape, made on first use."""
 
     def __init__(self, session, model: bytes, threads: int | None = None,
                  heights: Callable[[int], int] = gpu_bucket) -> None:
@@ -184,7 +201,15 @@ class ShapedSessions:
         self.threads = threads
         self.gpu = "CUDAExecutionProvider" in session.get_providers()
         self.by_shape: dict[tuple[int, int], object] = {}
+        self._single = session if threads == 1 else None
         self._lock = threading.Lock()
+
+    def _single_threaded(self):
+        if self._single is None:
+            with self._lock:
+                if self._single is None:
+                    self._single = make_session(self.model, 1, prefer_gpu=False)
+        return self._single
 
     def fit(self, height: int, width: int) -> tuple[object, int, int]:
         """(session, padded height, padded width) for an input of this (stride-padded) size.
@@ -195,6 +220,8 @@ class ShapedSessions:
         (correct, but slow there: it sees changing shapes again).
         """
         if not self.gpu:
+            if in_single_threaded_lane():
+                return self._single_threaded(), height, width
             return self.first, height, width
         shape = (self.heights(height), gpu_bucket(width))
         session = self.by_shape.get(shape)  # a plain dict read: atomic under the GIL
