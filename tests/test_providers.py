@@ -1,5 +1,6 @@
 """The GPU path: ONNX Runtime's CUDA provider is taken when the installed runtime has it."""
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -113,6 +114,8 @@ def test_gpu_buckets_are_few_and_hold_what_they_are_given():
     assert all(gpu_bucket(s) >= s and gpu_bucket(s) % STRIDE == 0 for s in sides)
     assert len(buckets) <= 24
     assert gpu_bucket(384) == 384 and gpu_bucket(640) == 640  # the low pass pads no more
+    # every crop up to 256 px (closer looks, a recogniser's line) shares one shape
+    assert {gpu_bucket(s) for s in range(32, 257, 32)} == {256}
 
 
 def _cpu_boxes(image):
@@ -141,6 +144,14 @@ def test_on_cuda_each_input_shape_bucket_gets_its_own_session(astronaut, monkeyp
     edge = astronaut[:200, :280]
     got, want = det.detect(np.ascontiguousarray(edge)).xyxy, _cpu_boxes(edge)
     assert len(got) == len(want) == 1 and abs(got - want).max() < 6.0
+    # A closer look's small crop (here 128x128 with a ~30 px face) runs padded to 256x256.
+    small = cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)
+    det = CenterFaceDetector()
+    det.setup()
+    det._sessions.gpu = True
+    got, want = det.detect(small).xyxy, _cpu_boxes(small)
+    assert (256, 256) in det._sessions.by_shape
+    assert len(got) == len(want) == 1 and abs(got - want).max() < 2.0
 
 
 def test_past_the_session_cap_the_smallest_bucket_that_holds_the_input_serves(monkeypatch):
@@ -152,8 +163,8 @@ def test_past_the_session_cap_the_smallest_bucket_that_holds_the_input_serves(mo
     big, _, _ = sessions.fit(640, 640)
     small, _, _ = sessions.fit(128, 128)
     assert big is not small and len(sessions.by_shape) == 2
-    assert sessions.fit(96, 160) == (big, 640, 640)  # no third session: 640x640 holds it
-    assert sessions.fit(64, 64) == (small, 128, 128)
+    assert sessions.fit(300, 200) == (big, 640, 640)  # no third session: 640x640 holds it
+    assert sessions.fit(64, 64) == (small, 256, 256)
     assert sessions.fit(1088, 1920) == (sessions.first, 1280, 2048)  # none holds it
     assert len(sessions.by_shape) == 2
     blob = np.zeros((1, 3, 640, 640), np.float32)  # and the stand-in really runs

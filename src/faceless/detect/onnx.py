@@ -157,7 +157,10 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
 # CenterFace pass takes ~2 ms, while faceless ran a 720p clip at 2.8 fps on the GPU against
 # 14 on 2 CPU cores. So on CUDA a padded input is rounded up to a few bucket sizes and each
 # bucket gets its own session, whose convolutions then always see one shape; the extra
-# padding costs the GPU little.
+# padding costs the GPU little. Each session costs start-up, though (a CUDA session and its
+# first run): session 9 measured faceless at 48.5 fps on a warm 720p run on the H200 and 14.3
+# fps for the whole CLI run of a 150-frame clip, so crops share one 256x256 bucket, which
+# takes a 1080p run from 11 face sessions to 3 (`bench/hotspots.py shapes` for the pass).
 GPU_SESSIONS = 16  # sessions per model at most (see ShapedSessions.fit for the rest)
 
 # Threads that run many passes side by side (the video pipeline's look-ahead workers) each
@@ -178,11 +181,13 @@ def in_single_threaded_lane() -> bool:
 
 
 def gpu_bucket(side: int) -> int:
-    """A padded side rounded up to one of few sizes: multiples of 64 up to 256, of 128 up to
-    1024, of 256 beyond."""
-    for step, top in ((64, 256), (128, 1024)):
-        if side <= top:
-            return -(-side // step) * step
+    """A padded side rounded up to one of few sizes: 256 up to 256 (every closer look's crop
+    shares one shape), multiples of 128 up to 1024 (a 640x384 low pass pads no more), of 256
+    beyond."""
+    if side <= 256:
+        return 256
+    if side <= 1024:
+        return -(-side // 128) * 128
     return -(-side // 256) * 256
 
 
