@@ -227,3 +227,33 @@ def test_frames_the_low_pass_skips_can_be_left_wholly_to_tracking():
     small_face = np.array([[600, 300, 616, 316]], np.float64)
     looks = [g.detect_all(HD, small_face)[2] for _ in range(5)]
     assert [lk.passes for lk in looks[1:]] == [0, 2, 0, 2]  # skipped, low + closer, ...
+
+
+def test_a_look_ahead_runs_one_full_look_at_a_time():
+    """Full looks hold a full-resolution pass's buffers: the workers of a look-ahead that
+    reach two full-look frames at once take turns (peak memory), low passes do not wait."""
+    import threading
+    import time
+
+    running, most = [0], [0]
+    guard = threading.Lock()
+
+    class Slow(Recorder):
+        def detect_all(self, image, candidates=True, video=False):
+            with guard:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.05)
+            with guard:
+                running[0] -= 1
+            return super().detect_all(image, candidates, video)
+
+    g = GuidedFaces(Slow(), ScheduleOptions(full_every=8))
+    full = g.step(1280, 720)
+    assert full.full
+    threads = [threading.Thread(target=g.own_pass, args=(HD, full)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1
