@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import av
 import cv2
@@ -190,6 +191,9 @@ def test_lookahead_is_bounded_and_off_when_not_pipelined():
     _, deep4k = pipeline.lookahead(Options(), Info(7680, 4320))  # 150 MB a frame
     assert deep4k == workers + 1
     assert pipeline.lookahead(Options(pipelined=False), Info(1280, 720)) == (0, 0)
+    # a caller that caps the threads (several processes side by side) gets that many workers
+    one = Options(face=replace(Options().face, threads=1))
+    assert pipeline.lookahead(one, Info(1280, 720))[0] == 1
 
 
 def _clip(tmp_path, n=10):

@@ -470,12 +470,16 @@ def _ahead(frames: Iterator[VideoFrame], start: Callable[[VideoFrame, Submit], T
 def lookahead(options: Options, info: VideoInfo) -> tuple[int, int]:
     """(workers, depth) of a video's look-ahead searches: none unless pipelined.
 
-    One worker a CPU core, at most 4; enough frames ahead for the others to go on while one
-    worker runs a full look (~4-8 low passes' time), bounded to ~256 MB of frames.
+    One worker a CPU core this process may use (or `options.face.threads`, when set, as
+    the cap a caller running several processes side by side gives), at most 4; enough
+    frames ahead for the others to go on while one worker runs a full look (~4-8 low passes'
+    time), bounded to ~256 MB of frames.
     """
     if not options.pipelined:
         return 0, 0
-    workers = max(1, min(4, os.cpu_count() or 1))
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    workers = max(1, min(4, options.face.threads or cores))
     frame_bytes = max(1, info.width * info.height * 9 // 2)  # RGB and the decoder's planes
     return workers, max(workers + 1, min(workers + 8, 256_000_000 // frame_bytes))
 
