@@ -146,6 +146,42 @@ def test_a_single_threaded_lane_finds_the_same_faces_on_one_thread():
     assert single.get_session_options().intra_op_num_threads == 1
 
 
+def _in_lane(fn):
+    out = {}
+
+    def run():
+        single_threaded_lane()
+        out["value"] = fn()
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    return out["value"]
+
+
+def test_the_lane_gives_the_same_results_for_every_shipped_network():
+    """Workers' passes run on single-threaded sessions, the rest on all cores: both must give
+    the same numbers for the outputs to match (the fp32 face model of --thorough, the text
+    network, the plate recogniser)."""
+    from faceless.detect.faces import FaceOptions
+    from faceless.detect.text import TextDetector
+    from textgen import plate_scene
+
+    image = astronaut()
+    fp32 = CenterFaceDetector(FaceOptions(precision="fp32"))
+    a, b = fp32.detect_at(image, 0.5, 0.3), _in_lane(lambda: fp32.detect_at(image, 0.5, 0.3))
+    assert len(a[0]) >= 1 and np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    scene, _ = plate_scene("KD 4471", width=180)
+    text = TextDetector()
+    p, q = text.model.probability(scene, 960, 64), _in_lane(
+        lambda: text.model.probability(scene, 960, 64))
+    assert (p > 0.3).sum() > 200 and np.array_equal(p, q)
+    plates = pipeline.PlateDetector()
+    found, again = plates.detect(scene), _in_lane(lambda: plates.detect(scene))
+    assert len(found) == 1 and np.array_equal(found.xyxy, again.xyxy)
+    assert np.array_equal(found.score, again.score)
+
+
 def _busy_clip(tmp_path, n=20):
     """A 960x540 clip (large enough for the face schedule's low pass, full looks every 8th
     frame and closer looks) with a small moving face and a plate."""
@@ -181,19 +217,27 @@ def test_look_ahead_gives_the_regions_and_pixels_of_one_thread(tmp_path):
         [f.regions for f in pa.frames]
 
 
-def test_lookahead_is_bounded_and_off_when_not_pipelined():
+def test_lookahead_is_bounded_and_off_when_not_pipelined(monkeypatch):
     class Info:
         def __init__(self, w, h):
             self.width, self.height = w, h
 
-    workers, depth = pipeline.lookahead(Options(), Info(1280, 720))
-    assert 1 <= workers <= 4 and workers + 1 <= depth <= workers + 8
-    _, deep4k = pipeline.lookahead(Options(), Info(7680, 4320))  # 150 MB a frame
-    assert deep4k == workers + 1
-    assert pipeline.lookahead(Options(pipelined=False), Info(1280, 720)) == (0, 0)
-    # a caller that caps the threads (several processes side by side) gets that many workers
-    one = Options(face=replace(Options().face, threads=1))
-    assert pipeline.lookahead(one, Info(1280, 720))[0] == 1
+    hd = Info(1280, 720)
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda pid: set(range(16)),
+                        raising=False)
+    workers, depth = pipeline.lookahead(Options(), hd)
+    assert workers == 4 and workers + 1 <= depth <= workers + 8
+    assert pipeline.lookahead(Options(), Info(7680, 4320)) == (1, 2)  # 150 MB a frame
+    assert pipeline.lookahead(Options(pipelined=False), hd) == (0, 0)
+    # every pass on every frame: each worker holds a whole frame's passes, so at most two
+    assert pipeline.lookahead(pipeline.mode_options("thorough"), hd)[0] == 2
+    assert pipeline.lookahead(Options(track=None), hd)[0] == 2
+    # a caller that caps the threads (several processes side by side) gets no more workers
+    capped = Options(face=replace(Options().face, threads=1))
+    assert pipeline.lookahead(capped, hd)[0] == 1
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    eight = Options(face=replace(Options().face, threads=8))
+    assert pipeline.lookahead(eight, hd)[0] == 2  # nor more than the cores it may use
 
 
 def _clip(tmp_path, n=10):

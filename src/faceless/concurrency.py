@@ -176,8 +176,13 @@ class Ahead(Generic[T, U]):
                                                initializer=initializer)
 
         def produce() -> Iterator[U]:
-            for item in source:
-                yield start(item, pool.submit)
+            try:
+                for item in source:
+                    yield start(item, pool.submit)
+            finally:  # in this thread, which iterated it: a decoder closes its file now
+                close = getattr(source, "close", None)
+                if close is not None:
+                    close()
 
         self._items = self._prefetch = Prefetch(produce(), depth=depth, name=name)
 

@@ -390,7 +390,8 @@ def frame_regions(eng: Engine, frames: Iterator[VideoFrame], tracker: Tracker | 
     on its pixels alone, so with `workers` they run in a pool up to `depth` frames ahead of
     the tracking, which needs the frames before (closer looks where tracks expect faces and
     plates); with none, all in this thread. Either way the regions are the same. The tracker
-    holds a bounded window of frames, so memory does not grow with the video.
+    holds a bounded window of frames, so memory does not grow with the video. With workers,
+    close the iterator (or exhaust it) to stop its threads.
     """
     if tracker is None:
         def each(vf: VideoFrame, submit: Submit) -> tuple[VideoFrame, Future[Any]]:
@@ -470,18 +471,23 @@ def _ahead(frames: Iterator[VideoFrame], start: Callable[[VideoFrame, Submit], T
 def lookahead(options: Options, info: VideoInfo) -> tuple[int, int]:
     """(workers, depth) of a video's look-ahead searches: none unless pipelined.
 
-    One worker a CPU core this process may use (or `options.face.threads`, when set, as
-    the cap a caller running several processes side by side gives), at most 4; enough
-    frames ahead for the others to go on while one worker runs a full look (~4-8 low passes'
-    time), bounded to ~256 MB of frames.
+    One worker a CPU core this process may use (fewer when `options.face.threads` caps
+    them, for a caller running several processes side by side), at most 4, and at most 2
+    where every frame runs every pass (no face schedule, or no tracking: each worker then
+    holds a whole frame's passes at once); enough frames ahead for the others to go on while
+    one worker runs a full look (~4-8 low passes' time). Frames ahead are bounded to ~256 MB
+    (on huge frames: one worker, two frames ahead).
     """
     if not options.pipelined:
         return 0, 0
     cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
              else os.cpu_count() or 1)
-    workers = max(1, min(4, options.face.threads or cores))
+    every_pass = options.schedule is None or options.track is None
+    workers = min(2 if every_pass else 4, cores, options.face.threads or cores)
     frame_bytes = max(1, info.width * info.height * 9 // 2)  # RGB and the decoder's planes
-    return workers, max(workers + 1, min(workers + 8, 256_000_000 // frame_bytes))
+    fit = 256_000_000 // frame_bytes
+    workers = max(1, min(workers, fit - 1))
+    return workers, max(workers + 1, min(workers + 8, fit))
 
 
 def _blind(look: Look | None, index: int, text_every: int) -> dict[Kind, int]:

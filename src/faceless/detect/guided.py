@@ -20,6 +20,7 @@ tracker hides the new track back over them (recall first).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 
@@ -156,7 +157,9 @@ class GuidedFaces:
         fo = self.detector.options
         h, w = image.shape[:2]
         if step.full:
-            with self._full:
+            # Small frames (full looks on every frame, small buffers) need no turns.
+            big = w * h > self.schedule.full_pixels
+            with self._full if big else contextlib.nullcontext():
                 sure, maybe = self.detector.detect_all(image, candidates=True, video=True)
             return OwnPass(step, [sure.xyxy, maybe.xyxy], [sure.score, maybe.score],
                            len(fo.passes(w, h, video=True)))
