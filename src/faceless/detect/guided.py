@@ -82,6 +82,10 @@ class ScheduleOptions:
     def always_full(self, width: int, height: int) -> bool:
         return self.full_every == 1 or width * height <= self.full_pixels
 
+    def low_scale(self, width: int, height: int) -> float:
+        """The scale of the low-resolution pass over a frame of this size."""
+        return min(1.0, self.low_side / max(width, height))
+
 
 @dataclass(frozen=True)
 class Look:
@@ -164,8 +168,8 @@ class GuidedFaces:
             return OwnPass(step, [sure.xyxy, maybe.xyxy], [sure.score, maybe.score],
                            len(fo.passes(w, h, video=True)))
         if step.low:
-            low_scale = min(1.0, self.schedule.low_side / max(w, h))
-            b, sc = self.detector.detect_at(image, low_scale, fo.candidate_threshold)
+            b, sc = self.detector.detect_at(image, self.schedule.low_scale(w, h),
+                                            fo.candidate_threshold)
             return OwnPass(step, [b], [sc], 1)
         return OwnPass(step, [], [], 0)
 
@@ -181,8 +185,7 @@ class GuidedFaces:
         skipped = not boxes
         if skipped:
             boxes, scores = [np.zeros((0, 4), np.float32)], [np.zeros((0,), np.float32)]
-        low_scale = min(1.0, s.low_side / max(w, h))
-        own_scale = 1.0 if full else low_scale  # the scale of the frame's own pass
+        own_scale = 1.0 if full else s.low_scale(w, h)  # the scale of the frame's own pass
         if s.closer and expected is not None and len(expected):
             expected = np.asarray(expected, np.float64).reshape(-1, 4)
             # A face the frame's own pass found with confidence needs no closer look.
