@@ -266,7 +266,9 @@ def _x264_settings(path):
 
 def test_fast_encodes_with_superfast_unless_a_preset_is_named(tmp_path, capsys):
     """--fast trades file size for encoding CPU (x264 superfast: diamond motion search,
-    subpel refinement 1, no macroblock tree); an explicit --preset still wins."""
+    subpel refinement 1, no macroblock tree); an explicit --preset still wins, with all of
+    its settings: the default's and --fast's encodes leave out B-frames, a named preset's
+    keep its own."""
     clip = make_video(tmp_path / "c.mp4", 4, size=(64, 48))
     settings = {}
     for name, flags in (("default", []), ("fast", ["--fast"]),
@@ -282,6 +284,10 @@ def test_fast_encodes_with_superfast_unless_a_preset_is_named(tmp_path, capsys):
         assert "subme=2" in settings[name] and "me=hex" in settings[name]
         assert "mbtree=1" in settings[name]
     assert "subme=7" in settings["medium"]
+    for name in ("default", "fast"):
+        assert " bframes=0 " in settings[name]
+    for name in ("fast-veryfast", "medium"):
+        assert " bframes=3 " in settings[name]
 
 
 def test_fast_sets_the_api_preset_and_only_commands_that_encode_say_so(capsys):

@@ -137,7 +137,8 @@ def add_render_options(p: argparse.ArgumentParser, defaults: bool = True,
     fast = (f"; --fast {FAST_PRESET}: a third less encoding CPU, larger files"
             if modes else "")
     g.add_argument("--preset", default=None,
-                   help=f"x264 speed preset (default {VideoOptions.preset}{fast})")
+                   help=f"x264 speed preset (default {VideoOptions.preset} without B-frames"
+                        f"{fast}); a preset named here keeps all of its own settings")
     g.add_argument("--audio", choices=[a.value for a in AudioMode], default=AudioMode.DROP.value,
                    help="drop (default) or keep the audio track")
     g.add_argument("--keep-metadata", action="store_true",
@@ -205,8 +206,9 @@ def build_options(a: argparse.Namespace) -> Options:
     if getattr(a, "model", None) is not None and not a.model.is_file():
         raise ConfigError(f"--model {a.model}: no such file")
     opts = mode_options(getattr(a, "mode", None) or "default", Options(**kw))
-    if getattr(a, "preset", None) is not None:  # an explicit --preset wins over the mode's
-        opts = replace(opts, video=replace(opts.video, preset=a.preset))
+    if getattr(a, "preset", None) is not None:
+        # An explicit --preset wins over the mode's, with all of its settings (B-frames too).
+        opts = replace(opts, video=replace(opts.video, preset=a.preset, bframes=None))
     if getattr(a, "precision", None):  # an explicit --precision wins over the mode's
         opts = with_precision(opts, a.precision)
     if getattr(a, "full_every", None) is not None:

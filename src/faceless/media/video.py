@@ -19,7 +19,12 @@ import av.error
 import cv2
 import numpy as np
 
-from faceless.core.errors import MediaReadError, MediaWriteError, UnsupportedFormatError
+from faceless.core.errors import (
+    ConfigError,
+    MediaReadError,
+    MediaWriteError,
+    UnsupportedFormatError,
+)
 from faceless.core.types import FrameRef
 
 log = logging.getLogger(__name__)
@@ -67,8 +72,18 @@ class VideoOptions:
     # veryfast: at 1080p CRF 18, 56 ms CPU a frame vs 136 for medium, file 3.6% bigger
     # (bench/encode.py; the quality target is the CRF, the preset trades only size for speed).
     preset: str = "veryfast"
+    # x264 B-frames (None: the preset's own, 3 from superfast to medium). With none, x264
+    # spends 10-27% less CPU a frame (720p synthetic clip 31.0 -> 22.6 ms, MOT17-04 48.6 ->
+    # 39.1, EgoBlur 2560x1920 147 -> 108) for files ~5-15% larger at the same luma PSNR:
+    # on two cores the encoder is a quarter of the default's CPU (docs/benchmarks.md,
+    # session 10). An explicit --preset on the command line keeps the preset's own.
+    bframes: int | None = 0
     audio: AudioMode = AudioMode.DROP
     keep_metadata: bool = False
+
+    def __post_init__(self) -> None:
+        if self.bframes is not None and not 0 <= self.bframes <= 16:
+            raise ConfigError(f"bframes must lie in [0, 16] or be None, got {self.bframes}")
 
 
 @dataclass(frozen=True)
@@ -483,7 +498,11 @@ def _encoder_options(codec: str, options: VideoOptions) -> dict[str, str]:
     if codec in ("libx264", "libx265"):
         opts["preset"] = options.preset
         if codec == "libx264":
-            opts.update(x264_same_bytes())
+            params = [x264_same_bytes().get("x264-params", "")]
+            if options.bframes is not None:
+                params.append(f"bframes={options.bframes}")
+            if any(params):
+                opts["x264-params"] = ":".join(filter(None, params))
     elif codec in ("libvpx-vp9", "libvpx"):
         # b:v 0 makes crf a pure quality target instead of a cap on a default bitrate.
         opts.update({"b:v": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"})
