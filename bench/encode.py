@@ -1,14 +1,17 @@
 """x264 presets on faceless's own writer path: CPU per frame, file size and picture quality.
 
 Encodes the first --frames frames of a clip (default: bench/speed.py's synthetic 1080p clip,
-made here) with each preset, as faceless's writer would (RGB -> yuv420p -> libx264), and
-prints a markdown table. Quality is the luma PSNR of the decoded output against the
-encoder's own input (the frames as yuv420p): presets compare fairly at equal PSNR, not at
-equal CRF, so a preset may be given with its own CRF (PRESET@CRF).
+made here; or a folder of JPEG/PNG frames) with each preset, as faceless's writer would (RGB
+-> yuv420p -> libx264), and prints a markdown table. Quality is the luma PSNR of the decoded
+output against the encoder's own input (the frames as yuv420p): presets compare fairly at
+equal PSNR, not at equal CRF, so a preset may be given with its own CRF (PRESET@CRF) and its
+own number of B-frames (PRESET/bN; without it, the preset's own: 3 from superfast to medium;
+faceless writes with none, `VideoOptions.bframes`).
 
     python bench/encode.py
     python bench/encode.py --clip footage.mp4 --presets medium,veryfast
     python bench/encode.py --presets veryfast,superfast,superfast@20 --repeat 3
+    python bench/encode.py --clip frames/ --presets veryfast,veryfast/b0@19 --only-faceless
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--presets", default="medium,faster,veryfast")
     ap.add_argument("--crf", default="18")
     ap.add_argument("--repeat", type=int, default=1, help="runs per row; the least CPU is shown")
+    ap.add_argument("--only-faceless", action="store_true",
+                    help="only the row with x264's options as faceless sets them")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="faceless-encode-") as tmp:
         clip = a.clip
@@ -41,11 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             import speed
 
             clip = speed.make_clip("synthetic-1080p", "1920x1080", a.frames, Path(tmp))
-        images = []
-        for vf in iter_frames(clip):
-            images.append(vf.image)
-            if len(images) >= a.frames:
-                break
+        images = _frames(clip, a.frames)
         h, w = images[0].shape[:2]
         # What the encoder receives (luma), converted once for every row's PSNR.
         lumas = [av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
@@ -55,19 +56,25 @@ def main(argv: list[str] | None = None) -> int:
               "|---|---|---|---|---|---|")
         # faceless keeps x264 off its AVX-512 code (media.video.x264_same_bytes): both rows.
         variants = {"all its CPU features": {}, "as faceless runs it": x264_same_bytes()}
+        if a.only_faceless:
+            del variants["all its CPU features"]
         for spec in a.presets.split(","):
-            preset, _, crf = spec.partition("@")
+            named, _, crf = spec.partition("@")
             crf = crf or a.crf
+            preset, _, b = named.partition("/b")
             best: dict[str, float] = {}
             psnr: dict[str, float] = {}
             size: dict[str, int] = {}
             for _ in range(a.repeat):  # alternating, so drift on a shared machine hits both
                 for name, extra in variants.items():
                     out_path = Path(tmp) / f"{preset}.mp4"
+                    params = [extra.get("x264-params", ""), f"bframes={b}" if b else ""]
+                    opts = {"crf": crf, "preset": preset}
+                    if any(params):
+                        opts["x264-params"] = ":".join(filter(None, params))
                     t = time.process_time()
                     with av.open(str(out_path), "w") as out:
-                        s = out.add_stream("libx264", rate=30,
-                                           options={"crf": crf, "preset": preset, **extra})
+                        s = out.add_stream("libx264", rate=30, options=opts)
                         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
                         for img in images:
                             out.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
@@ -78,9 +85,29 @@ def main(argv: list[str] | None = None) -> int:
                     if name not in psnr:  # the same bytes every run
                         psnr[name] = _psnr(out_path, lumas)
             for name, ms in best.items():
-                print(f"| {preset} | {crf} | {name} | {ms:.0f} | {size[name]} | "
+                print(f"| {named} | {crf} | {name} | {ms:.1f} | {size[name]} | "
                       f"{psnr[name]:.2f} |")
     return 0
+
+
+def _frames(clip: Path, n: int) -> list[np.ndarray]:
+    """The first `n` RGB frames of a video, or of a folder of JPEG/PNG frames (sorted by
+    name), cut to even sides as yuv420p needs."""
+    if clip.is_dir():
+        from PIL import Image
+
+        paths = sorted(p for p in clip.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        images = [np.asarray(Image.open(p).convert("RGB")) for p in paths[:n]]
+    else:
+        images = []
+        for vf in iter_frames(clip):
+            images.append(vf.image)
+            if len(images) >= n:
+                break
+    if not images:
+        raise SystemExit(f"{clip}: no frames")
+    h, w = images[0].shape[:2]
+    return [np.ascontiguousarray(img[: h // 2 * 2, : w // 2 * 2]) for img in images]
 
 
 def _psnr(path: Path, lumas: list[np.ndarray]) -> float:
