@@ -5,8 +5,10 @@ made here; or a folder of JPEG/PNG frames) with each preset, as faceless's write
 -> yuv420p -> libx264), and prints a markdown table. Quality is the luma PSNR of the decoded
 output against the encoder's own input (the frames as yuv420p): presets compare fairly at
 equal PSNR, not at equal CRF, so a preset may be given with its own CRF (PRESET@CRF) and its
-own number of B-frames (PRESET/bN; without it, the preset's own: 3 from superfast to medium;
-faceless writes with none, `VideoOptions.bframes`).
+own number of B-frames (PRESET/bN; without it, the preset's own: 3 from superfast to medium,
+as faceless writes with an explicit --preset; its default and --fast write none, /b0). Each
+row is encoded with the options faceless's writer would give x264 (`encoder_options`) and,
+unless --only-faceless, also with x264 free to use its AVX-512 code.
 
     python bench/encode.py
     python bench/encode.py --clip footage.mp4 --presets medium,veryfast
@@ -17,6 +19,7 @@ faceless writes with none, `VideoOptions.bframes`).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -25,7 +28,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from faceless.media.video import iter_frames, x264_same_bytes
+from faceless.core.errors import ConfigError
+from faceless.media.video import VideoOptions, encoder_options, iter_frames
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-faceless", action="store_true",
                     help="only the row with x264's options as faceless sets them")
     a = ap.parse_args(argv)
+    try:
+        rows = [_spec(spec, a.crf) for spec in a.presets.split(",")]
+    except ValueError as err:
+        ap.error(str(err))
     with tempfile.TemporaryDirectory(prefix="faceless-encode-") as tmp:
         clip = a.clip
         if clip is None:
@@ -54,24 +62,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(images)} frames of {w}x{h}, CRF {a.crf} unless a row says otherwise\n")
         print("| preset | CRF | x264 | CPU ms / frame (best of runs) | size KiB | luma PSNR dB |\n"
               "|---|---|---|---|---|---|")
-        # faceless keeps x264 off its AVX-512 code (media.video.x264_same_bytes): both rows.
-        variants = {"all its CPU features": {}, "as faceless runs it": x264_same_bytes()}
-        if a.only_faceless:
-            del variants["all its CPU features"]
-        for spec in a.presets.split(","):
-            named, _, crf = spec.partition("@")
-            crf = crf or a.crf
-            preset, _, b = named.partition("/b")
+        for named, video in rows:
+            crf = video.crf
+            # faceless's writer keeps x264 off its AVX-512 code (media.video.x264_same_bytes);
+            # the other row lets x264 use every feature of the CPU.
+            ours = encoder_options("libx264", video)
+            variants = {"all its CPU features": _without_asm(ours), "as faceless runs it": ours}
+            if a.only_faceless:
+                del variants["all its CPU features"]
             best: dict[str, float] = {}
             psnr: dict[str, float] = {}
             size: dict[str, int] = {}
             for _ in range(a.repeat):  # alternating, so drift on a shared machine hits both
-                for name, extra in variants.items():
-                    out_path = Path(tmp) / f"{preset}.mp4"
-                    params = [extra.get("x264-params", ""), f"bframes={b}" if b else ""]
-                    opts = {"crf": crf, "preset": preset}
-                    if any(params):
-                        opts["x264-params"] = ":".join(filter(None, params))
+                for name, opts in variants.items():
+                    out_path = Path(tmp) / f"{video.preset}.mp4"
                     t = time.process_time()
                     with av.open(str(out_path), "w") as out:
                         s = out.add_stream("libx264", rate=30, options=opts)
@@ -90,6 +94,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+_SPEC = re.compile(r"(?P<preset>[a-z]+)(?:/b(?P<b>\d+))?(?:@(?P<crf>\d+))?")
+
+
+def _spec(spec: str, crf: str) -> tuple[str, VideoOptions]:
+    """PRESET[/bN][@CRF] as (its name, the writer's options); ValueError names a bad one."""
+    m = _SPEC.fullmatch(spec.strip())
+    if m is None:
+        raise ValueError(f"bad preset spec {spec!r}: write PRESET[/bN][@CRF], e.g. veryfast/b0@19")
+    b = m["b"]
+    try:  # bframes None: the preset's own
+        return spec.strip(), VideoOptions(preset=m["preset"], crf=int(m["crf"] or crf),
+                                          bframes=None if b is None else int(b))
+    except ConfigError as err:
+        raise ValueError(f"{spec!r}: {err}") from err
+
+
+def _without_asm(opts: dict[str, str]) -> dict[str, str]:
+    """`opts` with x264 free to use its AVX-512 code (no asm= in x264-params)."""
+    params = [p for p in opts.get("x264-params", "").split(":") if p and not p.startswith("asm=")]
+    out = {k: v for k, v in opts.items() if k != "x264-params"}
+    if params:
+        out["x264-params"] = ":".join(params)
+    return out
+
+
 def _frames(clip: Path, n: int) -> list[np.ndarray]:
     """The first `n` RGB frames of a video, or of a folder of JPEG/PNG frames (sorted by
     name), cut to even sides as yuv420p needs."""
@@ -106,6 +135,8 @@ def _frames(clip: Path, n: int) -> list[np.ndarray]:
                 break
     if not images:
         raise SystemExit(f"{clip}: no frames")
+    if len({img.shape for img in images}) > 1:
+        raise SystemExit(f"{clip}: the frames differ in size; one clip's frames are needed")
     h, w = images[0].shape[:2]
     return [np.ascontiguousarray(img[: h // 2 * 2, : w // 2 * 2]) for img in images]
 

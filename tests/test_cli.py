@@ -132,6 +132,8 @@ def test_output_equal_to_input_is_refused(tmp_path, capsys):
                                   ["run", "x.jpg", "--thorough", "--full-every", "4"],
                                   ["run", "x.jpg", "--full-every", "0"],
                                   ["run", "x.jpg", "--text-every", "0"],
+                                  ["run", "x.mp4", "--preset", ""],  # x264: ultrafast
+                                  ["run", "x.mp4", "--fast", "--preset", "quick"],
                                   ["frobnicate"]])
 def test_usage_errors_exit_2(argv, capsys):
     try:

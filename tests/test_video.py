@@ -221,8 +221,28 @@ def test_no_b_frames_by_default_and_the_presets_own_when_asked(tmp_path: Path) -
     assert "B" in _frame_types(own)  # so the check above can tell
     # Every frame and time is kept whichever way it is coded.
     assert [f.ref.pts for f in iter_frames(plain)] == [f.ref.pts for f in iter_frames(src)]
-    with pytest.raises(ValueError, match="bframes"):
-        VideoOptions(bframes=17)
+    for bad in (17, -1, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="bframes"):
+            VideoOptions(bframes=bad)
+
+
+@pytest.mark.parametrize("suffix", [".ts", ".flv"])
+def test_b_frames_asked_for_are_not_written_where_the_container_cannot_reorder(
+        tmp_path: Path, suffix: str) -> None:
+    """MPEG-TS and FLV carry no reordering delay: B-frames there shift every timestamp."""
+    src = make_video(tmp_path / "src.mp4", 24, size=(96, 64))
+    out = transcode(src, tmp_path / f"out{suffix}", VideoOptions(bframes=2))
+    assert "B" not in _frame_types(out)
+    tolerance = 0.6e-3 if suffix == ".flv" else 1e-9
+    assert [f.ref.seconds for f in iter_frames(out)] == pytest.approx(
+        [f.ref.seconds for f in iter_frames(src)], abs=tolerance)
+
+
+@pytest.mark.parametrize("preset", ["", "quick", "VeryFast"])
+def test_an_unknown_preset_is_refused_not_read_as_a_number(preset: str) -> None:
+    with pytest.raises(ValueError, match="preset"):
+        VideoOptions(preset=preset)
+    VideoOptions(codec="libvpx-vp9", preset=preset)  # presets are x264's and x265's
 
 
 def test_webm_uses_vp9(tmp_path: Path) -> None:

@@ -63,6 +63,11 @@ class AudioMode(StrEnum):
     KEEP = "keep"
 
 
+# x264's (and x265's) speed presets, fastest first.
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                "slower", "veryslow", "placebo")
+
+
 @dataclass(frozen=True)
 class VideoOptions:
     """How the output video is encoded."""
@@ -83,8 +88,16 @@ class VideoOptions:
     keep_metadata: bool = False
 
     def __post_init__(self) -> None:
-        if self.bframes is not None and not 0 <= self.bframes <= 16:
-            raise ConfigError(f"bframes must lie in [0, 16] or be None, got {self.bframes}")
+        # type(...) is int: a bool or a float would reach x264 as some other number.
+        if self.bframes is not None and (type(self.bframes) is not int
+                                         or not 0 <= self.bframes <= 16):
+            raise ConfigError(f"bframes must be a whole number in [0, 16] or None, "
+                              f"got {self.bframes!r}")
+        # x264 reads an unknown or empty preset name as a preset number (an empty one as 0,
+        # ultrafast) instead of refusing it.
+        if self.codec in ("libx264", "libx265") and self.preset not in X264_PRESETS:
+            raise ConfigError(f"unknown {self.codec} preset {self.preset!r}; use one of "
+                              f"{', '.join(X264_PRESETS)}")
 
 
 @dataclass(frozen=True)
@@ -492,7 +505,11 @@ def x264_same_bytes() -> dict[str, str]:
     return {} if cpu is None else {"x264-params": f"asm={cpu}"}
 
 
-def _encoder_options(codec: str, options: VideoOptions) -> dict[str, str]:
+def encoder_options(codec: str, options: VideoOptions, reorder: bool = True
+                     ) -> dict[str, str]:
+    """The options VideoWriter gives `codec` for `options` (bench/encode.py times them);
+    `reorder` False: a container that cannot hold reordered frames (see _NO_REORDER), where
+    B-frames would shift every timestamp."""
     if codec not in _CRF_CODECS:
         return {}
     opts = {"crf": str(options.crf)}
@@ -500,8 +517,10 @@ def _encoder_options(codec: str, options: VideoOptions) -> dict[str, str]:
         opts["preset"] = options.preset
         if codec == "libx264":
             params = [x264_same_bytes().get("x264-params", "")]
-            if options.bframes is not None:
-                params.append(f"bframes={options.bframes}")
+            # x264-params is applied after max_b_frames, so it must say 0 itself there.
+            bframes = options.bframes if reorder else 0
+            if bframes is not None:
+                params.append(f"bframes={bframes}")
             if any(params):
                 opts["x264-params"] = ":".join(filter(None, params))
     elif codec in ("libvpx-vp9", "libvpx"):
@@ -753,11 +772,12 @@ class VideoWriter:
         if options.keep_metadata:
             self._copy_tags()
         rate = info.average_rate or Fraction(30)
+        suffix = self.path.suffix.lower()
         stream = self._container.add_stream(
             codec,
             rate=rate,
             time_base=self._time_base,
-            options=_encoder_options(codec, options),
+            options=encoder_options(codec, options, reorder=suffix not in _NO_REORDER),
         )
         stream.width = info.width
         stream.height = info.height
@@ -765,7 +785,6 @@ class VideoWriter:
         # The encoder's clock is the input's, so every pts passes through unchanged.
         stream.codec_context.time_base = self._time_base
         stream.time_base = self._time_base
-        suffix = self.path.suffix.lower()
         if suffix in _NO_REORDER:
             stream.codec_context.max_b_frames = 0
         if codec not in _CRF_CODECS:
