@@ -93,8 +93,8 @@ class VideoOptions:
                                          or not 0 <= self.bframes <= 16):
             raise ConfigError(f"bframes must be a whole number in [0, 16] or None, "
                               f"got {self.bframes!r}")
-        # x264 reads an unknown or empty preset name as a preset number (an empty one as 0,
-        # ultrafast) instead of refusing it.
+        # Refused here, as a usage error: x264 takes an empty name as ultrafast without a
+        # word, and an unknown one fails every video at the encoder instead.
         if self.codec in ("libx264", "libx265") and self.preset not in X264_PRESETS:
             raise ConfigError(f"unknown {self.codec} preset {self.preset!r}; use one of "
                               f"{', '.join(X264_PRESETS)}")
