@@ -7,7 +7,7 @@ import functools
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
@@ -505,11 +505,8 @@ def x264_same_bytes() -> dict[str, str]:
     return {} if cpu is None else {"x264-params": f"asm={cpu}"}
 
 
-def encoder_options(codec: str, options: VideoOptions, reorder: bool = True
-                     ) -> dict[str, str]:
-    """The options VideoWriter gives `codec` for `options` (bench/encode.py times them);
-    `reorder` False: a container that cannot hold reordered frames (see _NO_REORDER), where
-    B-frames would shift every timestamp."""
+def encoder_options(codec: str, options: VideoOptions) -> dict[str, str]:
+    """The options VideoWriter gives `codec` for `options` (bench/encode.py times them)."""
     if codec not in _CRF_CODECS:
         return {}
     opts = {"crf": str(options.crf)}
@@ -517,10 +514,8 @@ def encoder_options(codec: str, options: VideoOptions, reorder: bool = True
         opts["preset"] = options.preset
         if codec == "libx264":
             params = [x264_same_bytes().get("x264-params", "")]
-            # x264-params is applied after max_b_frames, so it must say 0 itself there.
-            bframes = options.bframes if reorder else 0
-            if bframes is not None:
-                params.append(f"bframes={bframes}")
+            if options.bframes is not None:
+                params.append(f"bframes={options.bframes}")
             if any(params):
                 opts["x264-params"] = ":".join(filter(None, params))
     elif codec in ("libvpx-vp9", "libvpx"):
@@ -773,11 +768,15 @@ class VideoWriter:
             self._copy_tags()
         rate = info.average_rate or Fraction(30)
         suffix = self.path.suffix.lower()
+        if suffix in _NO_REORDER:
+            # B-frames there would shift every timestamp. x264 applies its x264-params after
+            # max_b_frames (set below for the other codecs), so they must say none too.
+            options = replace(options, bframes=0)
         stream = self._container.add_stream(
             codec,
             rate=rate,
             time_base=self._time_base,
-            options=encoder_options(codec, options, reorder=suffix not in _NO_REORDER),
+            options=encoder_options(codec, options),
         )
         stream.width = info.width
         stream.height = info.height
