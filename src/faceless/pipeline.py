@@ -176,8 +176,9 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
     if mode == "default":
         return base
     if mode == "fast":
-        # superfast: a third less encoding CPU than veryfast, for files ~15-35% larger at
-        # the same picture quality (luma PSNR; docs/benchmarks.md, session 7).
+        # superfast: 24-30% less encoding CPU than veryfast (both without B-frames), for
+        # files 10-62% larger at the same picture quality (luma PSNR; docs/benchmarks.md,
+        # session 11).
         # The low pass stays at 640 px: at 512 a 1080p frame's small faces need more closer
         # looks than the smaller pass saves (session 7: 16.1 against 19.3 fps faces only),
         # and the HD clips leaked more (bench/temporal.py seed 4: 306 against 246).

@@ -134,7 +134,7 @@ def add_render_options(p: argparse.ArgumentParser, defaults: bool = True,
     g.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     g.add_argument("--crf", type=int, default=VideoOptions.crf,
                    help="video quality, lower is better (H.264 CRF, default %(default)s)")
-    fast = (f"; --fast {FAST_PRESET}: a third less encoding CPU, larger files"
+    fast = (f"; --fast {FAST_PRESET}: a quarter less encoding CPU, larger files"
             if modes else "")
     g.add_argument("--preset", default=None,
                    help=f"x264 speed preset (default {VideoOptions.preset} without B-frames"
