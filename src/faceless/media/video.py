@@ -80,7 +80,7 @@ class VideoOptions:
     # x264 B-frames (None: the preset's own, 3 from superfast to medium). With none, x264
     # spends 10-27% less CPU a frame (720p synthetic clip 31.0 -> 22.6 ms, MOT17-04 48.6 ->
     # 39.1, EgoBlur 2560x1920 147 -> 108); at the same luma PSNR files are 0-12% larger
-    # (one clip ~1% smaller). On two cores the encoder is a quarter of the default's CPU
+    # (one clip ~1% smaller). On two cores the encoder is a fifth to a quarter of the CPU
     # (docs/benchmarks.md, session 10). An explicit --preset on the command line keeps the
     # preset's own.
     bframes: int | None = 0
