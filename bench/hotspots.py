@@ -273,9 +273,11 @@ def clip(size: str, frames: int, pairs: list[str], min_face: int = 0) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import speed
 
+    from faceless.analyze import Analyzer
+    from faceless.api import anonymize_file
     from faceless.core.types import Kind
     from faceless.detect import faces
-    from faceless.pipeline import Engine, Options, anonymize_file
+    from faceless.options import Options
 
     w, h = (int(v) for v in size.split("x"))
     stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
@@ -297,10 +299,10 @@ def clip(size: str, frames: int, pairs: list[str], min_face: int = 0) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "clip.mp4"
         speed._encode(speed.synthetic_clip(w, h, frames, min_face=min_face)[0], src, Fraction(25))
-        eng = Engine(opts)
+        eng = Analyzer(opts)
         eng.setup()
         t = time.process_time()
-        result = anonymize_file(src, Path(tmp) / "out.mp4", engine=eng)
+        result = anonymize_file(src, Path(tmp) / "out.mp4", analyzer=eng)
         total = time.process_time() - t
     n = result.frames
     print(f"| {size}, {n} frames {' '.join(pairs)} | calls a frame | CPU ms a frame | "
@@ -325,8 +327,10 @@ def run(size: str, frames: int, repeat: int) -> None:
     import speed
 
     import faceless
+    from faceless.analyze import Analyzer
+    from faceless.api import anonymize_file
     from faceless.core.types import Kind
-    from faceless.pipeline import Engine, Options, anonymize_file
+    from faceless.options import Options
 
     w, h = (int(v) for v in size.split("x"))
     print(f"faceless from {Path(faceless.__file__).parent}\n")
@@ -335,11 +339,11 @@ def run(size: str, frames: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "clip.mp4"
         speed._encode(speed.synthetic_frames(w, h, frames), src, Fraction(25))
-        eng = Engine(Options(hide=frozenset({Kind.FACE}), overwrite=True))
+        eng = Analyzer(Options(hide=frozenset({Kind.FACE}), overwrite=True))
         eng.setup()
         for k in range(repeat):
             t, c = time.perf_counter(), time.process_time()
-            result = anonymize_file(src, Path(tmp) / "out.mp4", engine=eng)
+            result = anonymize_file(src, Path(tmp) / "out.mp4", analyzer=eng)
             wall, cpu = time.perf_counter() - t, time.process_time() - c
             print(f"| {k + 1} | {result.frames / wall:.1f} | {1000 * cpu / result.frames:.1f} |")
 

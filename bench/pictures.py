@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from faceless.anonymize.operators import Operator, OperatorSpec, Shape
-from faceless.pipeline import Engine, Options
+from faceless.analyze import Analyzer
+from faceless.anonymize import Operator, OperatorSpec, Redactor, Shape
+from faceless.options import Options
 from faceless.samples import astronaut_path
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
@@ -34,18 +35,18 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     photo = np.asarray(Image.open(astronaut_path()).convert("RGB"))
     crop = (slice(0, 300), slice(100, 350))  # the head and shoulders
-    eng = Engine(Options())
+    eng = Analyzer(Options())
     regions = eng.regions(photo)
     tiles = [("original", photo)]
     for title, spec in [("blur (default)", OperatorSpec()),
                         ("pixelate", OperatorSpec(Operator.PIXELATE)),
                         ("fill", OperatorSpec(Operator.FILL)),
                         ("blur, box shape", OperatorSpec(shape=Shape.BOX))]:
-        tiles.append((title, eng.hide(photo, regions, spec)))
+        tiles.append((title, Redactor(eng.options.specs(spec)).hide(photo, regions)))
     sheet([(t, np.ascontiguousarray(im[crop])) for t, im in tiles], OUT / "operators.png")
     tiles = [("original", photo)]
     for scale in (1.0, 1.45, 1.8):
-        e = Engine(Options(mask_scale=scale))
+        e = Analyzer(Options(mask_scale=scale))
         tiles.append((f"mask scale {scale}" + (" (default)" if scale == 1.45 else ""),
                       e.hide(photo, e.regions(photo))))
     sheet([(t, np.ascontiguousarray(im[crop])) for t, im in tiles], OUT / "mask_scale.png")
@@ -53,7 +54,7 @@ def main() -> int:
     tiles = []
     for side in (110, 220, 440):
         small = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
-        out = eng.hide(small, eng.regions(small))
+        out = Redactor(eng.options.specs()).hide(small, eng.regions(small))
         tiles.append((f"face ~{side * 110 // 512} px wide", out))
     sheet(tiles, OUT / "relative_strength.png")
     print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.png')))} in {OUT}")

@@ -55,12 +55,14 @@ from typing import Any
 import cv2
 import numpy as np
 
+from faceless.analyze import Analyzer, VideoAnalysis
 from faceless.anonymize.operators import redaction_mask
 from faceless.core.types import Detections, Kind, Region
+from faceless.detect.base import ScaledDetector
 from faceless.detect.plates import PlateDetector, PlateOptions
 from faceless.detect.sparse import SparseOptions
 from faceless.media.video import iter_frames
-from faceless.pipeline import Engine, Options, frame_regions
+from faceless.options import Options
 from faceless.track.tracker import Tracker, TrackOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -428,7 +430,7 @@ def _describe(i: int, p: PlateTrack) -> dict[str, Any]:
 # --------------------------------------------------------------------------- detector cache
 
 
-class CachedPlates:
+class CachedPlates(ScaledDetector):
     """A plate detector whose output for a frame is computed once (keyed by its bytes).
 
     `spent` is the CPU time actually spent in the detector, `charged` what the searches asked
@@ -628,13 +630,13 @@ def run_mode(mode: Mode, video: Path, det: CachedPlates) -> tuple[dict[int, list
                                                                   float, int]:
     """Per-frame regions, the CPU seconds the run would take uncached, plate searches run."""
     opts = mode.options
-    eng = Engine(opts, detectors=[det])
+    eng = Analyzer(opts, detectors=[det])
     # As pipeline._tracker: plates are hidden, so the back-hold stays on.
     tracker = Tracker(opts.track) if opts.track is not None else None
     spent, charged, calls = det.spent, det.charged, det.calls
     t0 = time.process_time()
     regions = {ref.index: regs
-               for ref, regs, _ in frame_regions(eng, iter_frames(video), tracker, False)}
+               for ref, regs, _ in VideoAnalysis(eng, tracker, False).run(iter_frames(video))}
     cpu = time.process_time() - t0 - (det.spent - spent) + (det.charged - charged)
     return regions, cpu, det.calls - calls
 

@@ -45,13 +45,17 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from faceless.analyze import Analyzer, VideoAnalysis
+from faceless.anonymize import Redactor
 from faceless.anonymize.operators import redaction_mask
+from faceless.api import anonymize_file, detect_file
 from faceless.core.geometry import iou_matrix
 from faceless.core.types import Detections, FrameRef, Origin, Region
+from faceless.detect.base import CandidateDetector
 from faceless.detect.faces import CenterFaceDetector, FaceOptions
 from faceless.detect.guided import ScheduleOptions
 from faceless.media.video import VideoFrame, iter_frames, x264_same_bytes
-from faceless.pipeline import Engine, Options, anonymize_file, detect_file, frame_regions
+from faceless.options import Options
 from faceless.plan.model import Plan
 from faceless.track.tracker import Tracker, TrackOptions
 
@@ -644,7 +648,7 @@ def generate(specs: list[ClipSpec], frames: int, seed: int, out: Path) -> list[P
 CACHE_FLOOR = 0.02  # candidates are cached down to this score
 
 
-class CachedDetector:
+class CachedDetector(CandidateDetector):
     """CenterFace whose output for a frame is computed once (keyed by the frame's bytes).
 
     Candidates are computed at `floor` and filtered to `candidate_threshold`; with NMS merging
@@ -972,13 +976,13 @@ class Detectors:
 def run_clip(mode: Mode, video: Path, det: CachedDetector, work: Path,
              render: bool) -> dict[int, list[Region]]:
     opts = replace(mode.options, overwrite=True)
-    eng = Engine(opts, detectors=[det])
+    eng = Analyzer(opts, detectors=[det])
     if render:
         plan_path = work / f"{video.stem}.{mode.name}.plan.json"
-        anonymize_file(video, work / f"{video.stem}.{mode.name}.mp4", engine=eng,
+        anonymize_file(video, work / f"{video.stem}.{mode.name}.mp4", analyzer=eng,
                        plan_path=plan_path)
         return plan_regions(Plan.load(plan_path))
-    return plan_regions(detect_file(video, engine=eng))
+    return plan_regions(detect_file(video, analyzer=eng))
 
 
 @dataclass(frozen=True)
@@ -1066,11 +1070,11 @@ def girl_data() -> tuple[list[np.ndarray], dict[str, Any]]:
 
 def run_girl(mode: Mode, frames: list[np.ndarray], det: CachedDetector
              ) -> dict[int, list[Region]]:
-    eng = Engine(mode.options, detectors=[det])
+    eng = Analyzer(mode.options, detectors=[det])
     tb = Fraction(1, FPS)
     vfs = (VideoFrame(f, FrameRef(i, i, tb)) for i, f in enumerate(frames))
     tracker = Tracker(mode.options.track) if mode.options.track is not None else None
-    return {ref.index: regs for ref, regs, _ in frame_regions(eng, vfs, tracker, False)}
+    return {ref.index: regs for ref, regs, _ in VideoAnalysis(eng, tracker, False).run(vfs)}
 
 
 # --------------------------------------------------------------------------- reporting
@@ -1188,12 +1192,12 @@ def contact_sheet(leaks: list[dict[str, Any]], videos: dict[str, Path],
     rows = -(-len(leaks) // cols)
     sheet = Image.new("RGB", (cols * tile, rows * (tile + 14)), "white")
     draw = ImageDraw.Draw(sheet)
-    eng = Engine(Options(), detectors=[])
+    eng = Analyzer(Options(), detectors=[])
     for i, lk in enumerate(leaks):
         img = images[(lk["clip"], lk["frame"])]
         h, w = img.shape[:2]
         regs = regions[lk["clip"]][lk["frame"]]
-        out = eng.hide(img, regs, spec)
+        out = Redactor(eng.options.specs(spec)).hide(img, regs)
         mask = redaction_mask(h, w, regs, spec)
         x1, y1, x2, y2 = span(tuple(lk["box"]), w, h)
         if not show_faces and x2 > x1 and y2 > y1:

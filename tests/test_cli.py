@@ -294,7 +294,7 @@ def test_fast_encodes_with_superfast_unless_a_preset_is_named(tmp_path, capsys):
 
 def test_fast_sets_the_api_preset_and_only_commands_that_encode_say_so(capsys):
     from faceless.media.video import VideoOptions
-    from faceless.pipeline import FAST_PRESET, Options, mode_options
+    from faceless.options import FAST_PRESET, Options, mode_options
 
     base = Options(video=VideoOptions(preset="medium"))
     assert mode_options("fast", base).video.preset == FAST_PRESET

@@ -11,13 +11,18 @@ import cv2
 import numpy as np
 import pytest
 
-import faceless.pipeline as pipeline
-from faceless.concurrency import Ahead, Prefetch, Worker
+import faceless.analyze.video as video_analysis
+import faceless.api as api
+from faceless.analyze import Analyzer
+from faceless.analyze.concurrency import Ahead, Prefetch, Worker
+from faceless.api import anonymize_file, detect_file
 from faceless.core.errors import AnalysisError, MediaReadError, MediaWriteError
 from faceless.detect.faces import CenterFaceDetector
 from faceless.detect.guided import GuidedFaces
 from faceless.detect.onnx import in_single_threaded_lane, single_threaded_lane
-from faceless.pipeline import Engine, Options, anonymize_file, detect_file
+from faceless.detect.plates import PlateDetector
+from faceless.options import Options, mode_options
+from faceless.plan.model import Plan
 from mediagen import astronaut, portrait_scene
 from textgen import paste_rotated, plate_image
 from videogen import make_video
@@ -176,7 +181,7 @@ def test_the_lane_gives_the_same_results_for_every_shipped_network():
     p, q = text.model.probability(scene, 960, 64), _in_lane(
         lambda: text.model.probability(scene, 960, 64))
     assert (p > 0.3).sum() > 200 and np.array_equal(p, q)
-    plates = pipeline.PlateDetector()
+    plates = PlateDetector()
     found, again = plates.detect(scene), _in_lane(lambda: plates.detect(scene))
     assert len(found) == 1 and np.array_equal(found.xyxy, again.xyxy)
     assert np.array_equal(found.score, again.score)
@@ -206,14 +211,14 @@ def test_look_ahead_gives_the_regions_and_pixels_of_one_thread(tmp_path):
                        plan_path=tmp_path / "pipe.json")
     assert a.regions == b.regions and a.regions.get("face", 0) >= 15
     assert a.regions.get("plate", 0) >= 15
-    pa = pipeline.Plan.load(tmp_path / "seq.json")
-    pb = pipeline.Plan.load(tmp_path / "pipe.json")
+    pa = Plan.load(tmp_path / "seq.json")
+    pb = Plan.load(tmp_path / "pipe.json")
     assert [f.regions for f in pa.frames] == [f.regions for f in pb.frames]
     for (ta, ia), (tb, ib) in zip(_decoded(a.dst), _decoded(b.dst), strict=True):
         assert ta == tb and np.array_equal(ia, ib)
     # detect (pipelined by default) makes the same plan
     detect_file(src, Options()).save(tmp_path / "det.json")
-    assert [f.regions for f in pipeline.Plan.load(tmp_path / "det.json").frames] == \
+    assert [f.regions for f in Plan.load(tmp_path / "det.json").frames] == \
         [f.regions for f in pa.frames]
 
 
@@ -223,21 +228,21 @@ def test_lookahead_is_bounded_and_off_when_not_pipelined(monkeypatch):
             self.width, self.height = w, h
 
     hd = Info(1280, 720)
-    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda pid: set(range(16)),
+    monkeypatch.setattr(video_analysis.os, "sched_getaffinity", lambda pid: set(range(16)),
                         raising=False)
-    workers, depth = pipeline.lookahead(Options(), hd)
+    workers, depth = video_analysis.lookahead(Options(), hd)
     assert workers == 4 and workers + 1 <= depth <= workers + 8
-    assert pipeline.lookahead(Options(), Info(7680, 4320)) == (1, 2)  # 150 MB a frame
-    assert pipeline.lookahead(Options(pipelined=False), hd) == (0, 0)
+    assert video_analysis.lookahead(Options(), Info(7680, 4320)) == (1, 2)  # 150 MB a frame
+    assert video_analysis.lookahead(Options(pipelined=False), hd) == (0, 0)
     # every pass on every frame: each worker holds a whole frame's passes, so at most two
-    assert pipeline.lookahead(pipeline.mode_options("thorough"), hd)[0] == 2
-    assert pipeline.lookahead(Options(track=None), hd)[0] == 2
+    assert video_analysis.lookahead(mode_options("thorough"), hd)[0] == 2
+    assert video_analysis.lookahead(Options(track=None), hd)[0] == 2
     # a caller that caps the threads (several processes side by side) gets no more workers
     capped = Options(face=replace(Options().face, threads=1))
-    assert pipeline.lookahead(capped, hd)[0] == 1
-    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert video_analysis.lookahead(capped, hd)[0] == 1
+    monkeypatch.setattr(video_analysis.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     eight = Options(face=replace(Options().face, threads=8))
-    assert pipeline.lookahead(eight, hd)[0] == 2  # nor more than the cores it may use
+    assert video_analysis.lookahead(eight, hd)[0] == 2  # nor more than the cores it may use
 
 
 def _clip(tmp_path, n=10):
@@ -268,9 +273,9 @@ def _no_leftovers(folder, keep):
 @pytest.mark.parametrize("stage", ["decode", "detect", "search", "encode"])
 def test_a_failing_stage_fails_the_item_without_hanging(tmp_path, monkeypatch, stage):
     src = _clip(tmp_path, n=12)
-    eng = Engine(Options(pipelined=True))
+    eng = Analyzer(Options(pipelined=True))
     if stage == "decode":
-        real = pipeline.iter_frames
+        real = api.iter_frames
 
         def broken(path, **kw):
             for i, f in enumerate(real(path, **kw)):
@@ -278,7 +283,7 @@ def test_a_failing_stage_fails_the_item_without_hanging(tmp_path, monkeypatch, s
                     raise MediaReadError(f"{path}: injected decode error")
                 yield f
 
-        monkeypatch.setattr(pipeline, "iter_frames", broken)
+        monkeypatch.setattr(api, "iter_frames", broken)
         expected = MediaReadError
     elif stage == "detect":
         calls = []
@@ -305,7 +310,7 @@ def test_a_failing_stage_fails_the_item_without_hanging(tmp_path, monkeypatch, s
         monkeypatch.setattr(GuidedFaces, "own_pass", own_pass)
         expected = AnalysisError
     else:
-        real_write = pipeline.VideoWriter.write
+        real_write = api.VideoWriter.write
         count = []
 
         def write(self, image, ref, **kw):
@@ -314,11 +319,11 @@ def test_a_failing_stage_fails_the_item_without_hanging(tmp_path, monkeypatch, s
                 raise MediaWriteError("injected encoder error")
             return real_write(self, image, ref, **kw)
 
-        monkeypatch.setattr(pipeline.VideoWriter, "write", write)
+        monkeypatch.setattr(api.VideoWriter, "write", write)
         expected = MediaWriteError
     before = threading.active_count()
     with pytest.raises(expected, match="injected"):
-        anonymize_file(src, tmp_path / "out.mp4", engine=eng)
+        anonymize_file(src, tmp_path / "out.mp4", analyzer=eng)
     assert _no_leftovers(tmp_path, {src.name})
     deadline = time.monotonic() + 10
     while threading.active_count() > before and time.monotonic() < deadline:

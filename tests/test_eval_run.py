@@ -79,7 +79,7 @@ def test_unreadable_frame_is_a_failure_and_the_rest_is_judged(tmp_path):
 def test_recall_is_judged_on_the_renderers_mask(tmp_path):
     """A box region exactly on the label hides all of it; half of it hides half."""
     from faceless.anonymize.operators import OperatorSpec, Shape
-    from faceless.pipeline import Options
+    from faceless.options import Options
 
     ds = sequence(tmp_path, n=2, box=(20.0, 20.0, 40.0, 40.0))
     regions = iter([[Region((20, 20, 40, 40))], [Region((20, 20, 40, 30))]])
@@ -99,7 +99,7 @@ def test_the_sweep_matches_runs_at_each_threshold(tmp_path):
     """Filtering one low-threshold pass by score gives what a run at that threshold finds."""
     from faceless.detect.faces import FaceOptions
     from faceless.eval.loaders import Dataset, Obj, Sample
-    from faceless.pipeline import Options
+    from faceless.options import Options
 
     samples = []
     for i, (side, x) in enumerate([(128, 32), (72, 10), (40, 100)]):
@@ -130,7 +130,8 @@ def test_eval_layering():
     """eval may use the pipeline and what it is made of (track too), never the CLI."""
     import faceless
 
-    allowed = {"core", "anonymize", "detect", "media", "plan", "track", "pipeline", "eval"}
+    allowed = {"core", "anonymize", "detect", "media", "plan", "track", "analyze", "options",
+               "eval"}
     for path in sorted((Path(faceless.__file__).parent / "eval").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
@@ -144,16 +145,16 @@ def test_eval_layering():
                     assert parts[1] in allowed, f"{path.name} imports {n}"
 
 
-def test_a_tracked_sequence_needs_the_configured_engine(tmp_path):
+def test_a_tracked_sequence_needs_the_configured_analyzer(tmp_path):
     """Tracking must see what the configured threshold finds, not a sweep's lower floor."""
     from faceless.core.errors import ConfigError
-    from faceless.pipeline import Options
+    from faceless.options import Options
 
     ds = sequence(tmp_path, n=2)
     opts = Options()
     assert E.uses_tracking(ds, opts) and not E.uses_tracking(ds, Options(track=None))
-    assert E.make_engine(opts, E.EvalConfig(), ds).options == opts
-    floor = E.make_engine(opts, E.EvalConfig())  # images: down to the sweep's lowest
+    assert E.make_analyzer(opts, E.EvalConfig(), ds).options == opts
+    floor = E.make_analyzer(opts, E.EvalConfig())  # images: down to the sweep's lowest
     assert floor.options.face.threshold == min(E.EvalConfig().thresholds)
     with pytest.raises(ConfigError, match="configured threshold"):
-        E.evaluate(ds, opts, E.EvalConfig(), engine=floor)
+        E.evaluate(ds, opts, E.EvalConfig(), analyzer=floor)

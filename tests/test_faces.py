@@ -10,18 +10,15 @@ from faceless.core.errors import AnalysisError, ConfigError, ModelError
 from faceless.core.geometry import iou_matrix
 from faceless.core.types import Kind
 from faceless.detect.base import Detector
+from faceless.detect.boxes import merge_union, nms, overlap_links, tile_starts
 from faceless.detect.faces import (
     CENTERFACE_INT8_SHA256,
     CENTERFACE_SHA256,
     CenterFaceDetector,
     FaceOptions,
     decode,
-    merge_union,
-    nms,
-    overlap_links,
     run_support,
     thorough,
-    tile_starts,
 )
 from mediagen import portrait_scene
 
@@ -336,7 +333,7 @@ def test_the_shipped_int8_model_is_already_repaired_so_loading_it_needs_no_onnx(
 
     raw = package_file("faceless.models", "centerface-int8.onnx").read_bytes()
     assert _fix_graph(raw) == raw
-    code = ("import sys; from faceless.pipeline import Engine; Engine().setup(); "
+    code = ("import sys; from faceless.analyze import Analyzer; Analyzer().setup(); "
             "print('onnx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -8,13 +8,15 @@ import cv2
 import numpy as np
 import pytest
 
+from faceless.analyze import Analyzer
 from faceless.anonymize.operators import redaction_mask
+from faceless.api import anonymize_file, detect_file, render_plan
 from faceless.core.errors import ConfigError
 from faceless.core.types import Detections, Kind, Origin
 from faceless.detect.faces import CenterFaceDetector, FaceOptions
 from faceless.detect.guided import GuidedFaces, ScheduleOptions
 from faceless.media.video import iter_frames
-from faceless.pipeline import Engine, Options, anonymize_file, detect_file, render_plan
+from faceless.options import Options
 from mediagen import FACE_512, astronaut
 from videogen import make_video
 
@@ -205,8 +207,8 @@ def test_schedule_off_runs_every_pass_on_every_frame(tmp_path):
             return super().detect_all(image, candidates, video)
 
     opts = Options(hide=frozenset({Kind.FACE}), schedule=None)
-    eng = Engine(opts, detectors=[Counting(opts.face)])
-    plan = detect_file(clip, engine=eng)
+    eng = Analyzer(opts, detectors=[Counting(opts.face)])
+    plan = detect_file(clip, analyzer=eng)
     assert calls == ["full"] * 6
     assert plan.settings["schedule"] is None
 

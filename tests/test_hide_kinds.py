@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from faceless.api import anonymize_file, anonymize_image, detect_file
 from faceless.cli.main import main
 from faceless.core.errors import ConfigError
 from faceless.core.types import Kind
 from faceless.media.video import VideoOptions
-from faceless.pipeline import Options, anonymize_file, anonymize_image, detect_file
+from faceless.options import Options
 from textgen import plate_scene
 from videogen import make_video
 

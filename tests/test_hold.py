@@ -9,8 +9,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from faceless.analyze import Analyzer
+from faceless.api import anonymize_file, detect_file, render_plan
 from faceless.core.types import Detections, FrameRef, Kind, Origin, Region
-from faceless.pipeline import Engine, Options, anonymize_file, detect_file, render_plan
+from faceless.detect.base import Detector
+from faceless.options import Options
 from faceless.track.hold import cut, follow
 from faceless.track.tracker import Tracker, TrackOptions
 from videogen import decode_all, make_video
@@ -178,7 +181,7 @@ def test_follow_finds_a_shifted_patch_and_cut_refuses_flat_ones():
 # ------------------------------------------------------------------------ pipeline
 
 
-class MovingDetector:
+class MovingDetector(Detector):
     """Finds the object's true box in the first `found` frames of a video, then nothing."""
 
     kind = Kind.FACE
@@ -211,13 +214,13 @@ def test_run_and_detect_then_render_hold_the_same_way(tmp_path, held_clip):
 
     src, boxes = held_clip
     opts = Options(mask_scale=1.0, video=VideoOptions(crf=0))
-    plan = detect_file(src, engine=Engine(opts, [MovingDetector(boxes, 8)]))
+    plan = detect_file(src, analyzer=Analyzer(opts, [MovingDetector(boxes, 8)]))
     for f in plan.frames[8:]:
         assert covered(f.regions, boxes[f.index]) >= 0.9, f"frame {f.index} leaks"
     assert any(r.reason.startswith("held by its look") for f in plan.frames for r in f.regions)
     plan_path = tmp_path / "run.plan.json"
     ran = anonymize_file(src, tmp_path / "a.mp4", plan_path=plan_path,
-                         engine=Engine(opts, [MovingDetector(boxes, 8)]))
+                         analyzer=Analyzer(opts, [MovingDetector(boxes, 8)]))
     from faceless.plan.model import Plan
 
     for a, b in zip(Plan.load(plan_path).frames, plan.frames, strict=True):

@@ -8,7 +8,9 @@ import av
 import numpy as np
 import pytest
 
+from faceless.anonymize import Redactor
 from faceless.anonymize.operators import Operator, OperatorSpec, Shape, redaction_mask
+from faceless.api import write_frame
 from faceless.core.geometry import pixel_span
 from faceless.core.types import Decision, Kind, Origin, Region
 from faceless.media.video import (
@@ -20,7 +22,7 @@ from faceless.media.video import (
     iter_frames,
     probe_video,
 )
-from faceless.pipeline import Engine, Options
+from faceless.options import Options
 from videogen import make_video
 
 LOSSLESS = VideoOptions(crf=0)  # x264 at CRF 0 is lossless for 8-bit 4:2:0
@@ -68,13 +70,13 @@ def test_pixels_outside_the_hidden_regions_are_the_sources_own(tmp_path):
     src = make_video(tmp_path / "in.mp4", textured(4))
     regions = [region(21.3, 11.7, 45.2, 30.1), region(60, 40, 95.5, 63.9), region(0, 0, 7, 9)]
     spec = OperatorSpec(Operator.FILL, Shape.ELLIPSE, color=MAGENTA)
-    eng = Engine(Options(video=LOSSLESS, operator=spec), detectors=[])
+    red = Redactor(Options(operator=spec).specs())
     dst = tmp_path / "out.mp4"
     sources = list(iter_frames(src, yuv=True))
     assert all(vf.yuv is not None for vf in sources)
     with VideoWriter(dst, probe_video(src), LOSSLESS) as w:
         for vf in sources:
-            eng.write(w, vf, regions)
+            write_frame(w, vf, red, regions)
     outs = list(iter_frames(dst, yuv=True))
     assert len(outs) == len(sources)
     hidden = redaction_mask(64, 96, regions, spec)
@@ -103,13 +105,13 @@ def test_every_operator_reaches_the_file(tmp_path, op):
     src = make_video(tmp_path / "in.mp4", textured(2, seed=3))
     regions = [region(10.5, 5, 50, 44.4), region(40, 30, 90, 62)]  # overlapping
     spec = OperatorSpec(op, Shape.ELLIPSE, color=MAGENTA)
-    eng = Engine(Options(video=LOSSLESS, operator=spec), detectors=[])
+    red = Redactor(Options(operator=spec).specs())
     info = probe_video(src)
     with (VideoWriter(tmp_path / "pass.mp4", info, LOSSLESS) as a,
           VideoWriter(tmp_path / "whole.mp4", info, LOSSLESS) as b):
         for vf in iter_frames(src, yuv=True):
-            eng.write(a, vf, regions)
-            b.write(eng.hide(vf.image, regions), vf.ref)
+            write_frame(a, vf, red, regions)
+            b.write(red.hide(vf.image, regions), vf.ref)
     hidden = redaction_mask(64, 96, regions, spec)
     for p, q in zip(iter_frames(tmp_path / "pass.mp4"), iter_frames(tmp_path / "whole.mp4"),
                     strict=True):
@@ -153,12 +155,12 @@ def test_rotated_sources_pass_through_upright(tmp_path, rotation):
     src = make_video(tmp_path / "in.mov", frames, rotation=rotation)
     dst = tmp_path / "out.mp4"
     spec = OperatorSpec(Operator.FILL, Shape.BOX, color=MAGENTA)
-    eng = Engine(Options(video=LOSSLESS, operator=spec), detectors=[])
+    red = Redactor(Options(operator=spec).specs())
     box = region(4, 6, 30, 40)
     with VideoWriter(dst, probe_video(src), LOSSLESS) as w:
         for vf in iter_frames(src, yuv=True):
             assert vf.yuv is not None and vf.yuv.y.shape == vf.image.shape[:2]
-            eng.write(w, vf, [box])
+            write_frame(w, vf, red, [box])
     for a, b in zip(iter_frames(src), iter_frames(dst), strict=True):
         assert b.image.shape == a.image.shape
         assert np.abs(b.image[6:40, 4:30].astype(int) - MAGENTA).max() <= 12

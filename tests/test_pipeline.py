@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import faceless.pipeline as pipeline
+import faceless.anonymize.redactor as redactor_module
+import faceless.api as api
+from faceless.analyze import Analyzer
+from faceless.api import anonymize_file, anonymize_image, detect_file, render_plan
 from faceless.core.errors import (
     AnalysisError,
     ConfigError,
@@ -20,15 +23,10 @@ from faceless.core.errors import (
     PlanError,
 )
 from faceless.core.types import Decision, Detections, Kind, Origin, Region
+from faceless.detect.base import Detector
 from faceless.media.image import ImageOptions
-from faceless.pipeline import (
-    Engine,
-    Options,
-    anonymize_file,
-    anonymize_image,
-    detect_file,
-    render_plan,
-)
+from faceless.media.video import VideoOptions
+from faceless.options import Options
 from mediagen import changed_fraction, portrait_scene
 from videogen import decode_all, make_video
 
@@ -37,7 +35,7 @@ def sha(p) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-class FailingDetector:
+class FailingDetector(Detector):
     """Finds nothing until frame `fail_at`, then raises, like a detector bug mid-video."""
 
     kind = Kind.FACE
@@ -113,7 +111,7 @@ def _face_clip(tmp_path, n=8, pts=None, **kw):
 def test_video_end_to_end_keeps_every_frame_and_time(tmp_path):
     pts = [0, 1, 2, 5, 6, 7, 12, 13]  # variable frame rate
     src, frames, faces = _face_clip(tmp_path, pts=pts)
-    r = anonymize_file(src, options=Options(video=pipeline.VideoOptions(crf=10)))
+    r = anonymize_file(src, options=Options(video=VideoOptions(crf=10)))
     assert r.dst.name == "clip.faceless.mp4" and r.frames == 8
     got = decode_all(r.dst)
     assert [t for t, _ in got] == pytest.approx([p / 30 for p in pts], abs=1e-3)
@@ -186,9 +184,9 @@ def _leftovers(folder, keep):
 
 def test_detector_failure_mid_video_leaves_no_output(tmp_path):
     src, _, _ = _face_clip(tmp_path, n=6)
-    eng = Engine(detectors=[FailingDetector(fail_at=3)])
+    eng = Analyzer(detectors=[FailingDetector(fail_at=3)])
     with pytest.raises(AnalysisError, match="injected"):
-        anonymize_file(src, engine=eng)
+        anonymize_file(src, analyzer=eng)
     assert _leftovers(tmp_path, {src.name}) == []
 
 
@@ -200,15 +198,15 @@ def test_anonymizer_failure_leaves_no_output(tmp_path, monkeypatch):
     def broken(*a, **k):
         raise MemoryError("injected operator failure")
 
-    monkeypatch.setattr(pipeline, "redact", broken)
+    monkeypatch.setattr(redactor_module, "redact", broken)
     with pytest.raises(AnalysisError):
-        anonymize_file(src, engine=Engine())
+        anonymize_file(src, analyzer=Analyzer())
     assert _leftovers(tmp_path, {src.name}) == []
 
 
 def test_writer_failure_mid_video_leaves_no_output(tmp_path, monkeypatch):
     src, _, _ = _face_clip(tmp_path, n=6)
-    real_write = pipeline.VideoWriter.write
+    real_write = api.VideoWriter.write
     calls = []
 
     def flaky(self, image, ref, **kw):
@@ -217,7 +215,7 @@ def test_writer_failure_mid_video_leaves_no_output(tmp_path, monkeypatch):
             raise MediaWriteError("injected: disk full")
         return real_write(self, image, ref, **kw)
 
-    monkeypatch.setattr(pipeline.VideoWriter, "write", flaky)
+    monkeypatch.setattr(api.VideoWriter, "write", flaky)
     with pytest.raises(MediaWriteError):
         anonymize_file(src)
     assert _leftovers(tmp_path, {src.name}) == []
@@ -261,7 +259,7 @@ def test_plan_from_run_records_every_frame(tmp_path):
     assert plan.source.sha256 == sha(src)
 
 
-class ScriptedDetector:
+class ScriptedDetector(Detector):
     """Finds a fixed face box in every frame except the ones listed (a detector's miss)."""
 
     kind = Kind.FACE
@@ -301,9 +299,9 @@ def test_tracking_hides_a_face_the_detector_missed(tmp_path):
 
     opts = Options(mask_scale=1.0, operator=OperatorSpec(Operator.FILL, Shape.BOX))
     tracked = anonymize_file(src, tmp_path / "tracked.mp4", plan_path=tmp_path / "p.json",
-                             engine=Engine(opts, [ScriptedDetector(box, {4, 5})]))
+                             analyzer=Analyzer(opts, [ScriptedDetector(box, {4, 5})]))
     plain = anonymize_file(src, tmp_path / "plain.mp4",
-                           engine=Engine(replace(opts, track=None),
+                           analyzer=Analyzer(replace(opts, track=None),
                                          [ScriptedDetector(box, {4, 5})]))
     inner = (45, 35, 75, 65)
     assert min(_filled_in_frames(tracked.dst, inner)) > 0.95
@@ -321,11 +319,11 @@ def test_tracking_hides_a_face_the_detector_missed(tmp_path):
 def test_run_equals_detect_then_render_with_tracking(tmp_path):
     src, _frames = _texture_clip(tmp_path, n=12)
     box = (20, 20, 60, 60)
-    opts = Options(video=pipeline.VideoOptions(crf=0))
-    plan = detect_file(src, engine=Engine(opts, [ScriptedDetector(box, {3, 7, 8})]))
+    opts = Options(video=VideoOptions(crf=0))
+    plan = detect_file(src, analyzer=Analyzer(opts, [ScriptedDetector(box, {3, 7, 8})]))
     rendered = decode_all(render_plan(plan, tmp_path / "r.mp4", options=opts).dst)
-    ran = decode_all(anonymize_file(src, tmp_path / "a.mp4",
-                                    engine=Engine(opts, [ScriptedDetector(box, {3, 7, 8})])).dst)
+    analyzer = Analyzer(opts, [ScriptedDetector(box, {3, 7, 8})])
+    ran = decode_all(anonymize_file(src, tmp_path / "a.mp4", analyzer=analyzer).dst)
     assert len(rendered) == len(ran) == 12
     for (ta, a), (tb, b) in zip(rendered, ran, strict=True):
         assert ta == tb and np.array_equal(a, b)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from faceless.analyze import Analyzer
+from faceless.api import detect_file
 from faceless.core.errors import ConfigError
 from faceless.core.types import Detections, Kind, Origin
-from faceless.detect.base import ModelCard
+from faceless.detect.base import ModelCard, ScaledDetector
 from faceless.detect.sparse import SparseOptions, closer_looks, crops
-from faceless.pipeline import Engine, Options, detect_file
+from faceless.options import Options
 from videogen import make_video
 
 
@@ -71,7 +73,7 @@ def test_sparse_options_are_checked():
             SparseOptions(**bad)
 
 
-class WhitePlates:
+class WhitePlates(ScaledDetector):
     """A plate detector that finds white rectangles in whatever image it is given."""
 
     kind = Kind.PLATE
@@ -109,7 +111,7 @@ def test_plates_get_closer_looks_between_full_searches(tmp_path, every):
     det = WhitePlates()
     opts = Options(hide=frozenset({Kind.PLATE}), text_every=6,
                    sparse=SparseOptions(every=every, min_crop=32, max_share=1.0))
-    plan = detect_file(src, engine=Engine(opts, [det]))
+    plan = detect_file(src, analyzer=Analyzer(opts, [det]))
     full = [c for c in det.calls if c == (240, 320)]
     assert len(full) == 4  # frames 0, 6, 12, 18
     looked = [c for c in det.calls if c != (240, 320)]

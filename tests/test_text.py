@@ -9,15 +9,15 @@ from faceless.core.errors import AnalysisError, ConfigError, ModelError
 from faceless.core.types import Kind
 from faceless.detect import ocr
 from faceless.detect.base import Detector
+from faceless.detect.boxes import NESTED, merge_union
+from faceless.detect.boxes import tile_starts as tiles
 from faceless.detect.ocr import (
     DET_INT8_SHA256,
     DET_SHA256,
     TextBoxes,
     TextModel,
     db_boxes,
-    merge_union,
     tile_size,
-    tiles,
 )
 from faceless.detect.text import TextDetector, TextOptions
 from textgen import covered, draw_text, textured
@@ -182,7 +182,7 @@ def test_db_boxes_drop_weak_and_tiny_regions():
 
 def test_merge_union_joins_overlapping_and_nested_boxes():
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [2, 2, 4, 4], [50, 50, 60, 60]])
-    xyxy, score = merge_union(boxes, np.array([0.9, 0.8, 0.7, 0.6]), 0.3)
+    xyxy, score = merge_union(boxes, np.array([0.9, 0.8, 0.7, 0.6]), 0.3, NESTED)
     assert xyxy.tolist() == [[0, 0, 11, 11], [50, 50, 60, 60]]
     assert score.tolist() == pytest.approx([0.9, 0.6])
 

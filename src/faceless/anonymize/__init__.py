@@ -1,4 +1,4 @@
-"""Pure operators that hide regions of an image: (image, regions) -> new image."""
+"""Hiding: pure operators (image, regions) -> new image, and the redactor that applies them."""
 
 from faceless.anonymize.operators import (
     Operator,
@@ -8,5 +8,7 @@ from faceless.anonymize.operators import (
     redact,
     redaction_mask,
 )
+from faceless.anonymize.redactor import Redactor
 
-__all__ = ["Operator", "OperatorSpec", "Shape", "apply_regions", "redact", "redaction_mask"]
+__all__ = ["Operator", "OperatorSpec", "Redactor", "Shape", "apply_regions", "redact",
+           "redaction_mask"]

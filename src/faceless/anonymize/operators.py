@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, cast
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from faceless.core.errors import ConfigError
 from faceless.core.geometry import pixel_span
-from faceless.core.types import Box, Decision, Region
+from faceless.core.types import Box, Decision, Kind, Region
 
 
 class Operator(StrEnum):
@@ -35,9 +37,9 @@ class OperatorSpec:
 
     operator: Operator = Operator.BLUR
     shape: Shape = Shape.ELLIPSE
-    # Blur and pixelate reduce the region to about this many cells across its longer side.
-    # 6 leaves no facial detail at any size (eyes, nose and mouth fall into one or two cells)
-    # while keeping a soft outline; below ~4 a blur looks like a smudge of the background.
+    # Blur and pixelate reduce the region to about this many cells across its longer side:
+    # 6 leaves no facial detail at any size (eyes, nose and mouth share a cell or two) yet
+    # keeps a soft outline, where far fewer cells make a blur a smudge of the background.
     cells: float = 6.0
     color: tuple[int, int, int] = (0, 0, 0)
 
@@ -54,7 +56,8 @@ class OperatorSpec:
                 "color": list(self.color)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, object]) -> OperatorSpec:
+    def from_dict(cls, d: dict[str, Any]) -> OperatorSpec:
+        """The spec `to_dict` wrote (as read back from JSON); missing keys take the defaults."""
         try:
             return cls(Operator(d.get("operator", "blur")), Shape(d.get("shape", "ellipse")),
                        float(d.get("cells", 6.0)), tuple(d.get("color", (0, 0, 0))))
@@ -62,7 +65,8 @@ class OperatorSpec:
             raise ConfigError(f"invalid operator settings {d!r}: {err}") from err
 
 
-def _mask(h: int, w: int, span: tuple[int, int, int, int], box: Box, shape: Shape) -> np.ndarray:
+def _mask(h: int, w: int, span: tuple[int, int, int, int], box: Box, shape: Shape
+          ) -> npt.NDArray[np.bool_]:
     """Boolean mask of the span's pixels whose centres lie in the (ellipse of the) box."""
     x1, y1, x2, y2 = span
     if shape is Shape.BOX or (x2 - x1) < 3 or (y2 - y1) < 3:
@@ -79,8 +83,8 @@ def _mask(h: int, w: int, span: tuple[int, int, int, int], box: Box, shape: Shap
     return m
 
 
-def _blurred(image: np.ndarray, span: tuple[int, int, int, int], cells: float,
-             nearest: bool) -> np.ndarray:
+def _blurred(image: npt.NDArray[np.uint8], span: tuple[int, int, int, int], cells: float,
+             nearest: bool) -> npt.NDArray[np.uint8]:
     """The span's content reduced to about `cells` cells across and brought back to size.
 
     Works on the span grown by a margin so the cells mix in surrounding pixels: a tiny region
@@ -100,21 +104,22 @@ def _blurred(image: np.ndarray, span: tuple[int, int, int, int], cells: float,
     if nearest:
         big = cv2.resize(small, (cw, ch), interpolation=cv2.INTER_NEAREST)
     else:
-        # Smooth the cells at ~4 px a cell and only then bring them to full size: the same
-        # look as a Gaussian of one cell's width at full size (which cost ~20 ms a 720p frame
-        # with a dozen faces), at a small fraction of the cost. Only the cells carry content.
+        # Smooth the cells at ~4 px a cell and only then bring them to full size: the look of
+        # a Gaussian of one cell's width at full size, at a fraction of its cost, since only
+        # the cells carry content.
         per = min(4.0, cell)
         mw, mh = min(cw, max(1, round(sw * cell / per))), min(ch, max(1, round(sh * cell / per)))
         mid = cv2.resize(small, (mw, mh), interpolation=cv2.INTER_LINEAR)
         if per >= 3:
             mid = cv2.GaussianBlur(mid, (3, 3), 0)
         big = cv2.resize(mid, (cw, ch), interpolation=cv2.INTER_LINEAR)
-    return big[y1 - cy1 : y2 - cy1, x1 - cx1 : x2 - cx1]
+    # OpenCV's stubs drop the dtype; resizing keeps the input's uint8.
+    return cast(npt.NDArray[np.uint8], big[y1 - cy1 : y2 - cy1, x1 - cx1 : x2 - cx1])
 
 
 def _masked(height: int, width: int, regions: Iterable[Region],
-            spec: OperatorSpec | dict | None
-            ) -> Iterator[tuple[OperatorSpec, tuple[int, int, int, int], np.ndarray]]:
+            spec: OperatorSpec | dict[Kind, OperatorSpec] | None
+            ) -> Iterator[tuple[OperatorSpec, tuple[int, int, int, int], npt.NDArray[np.bool_]]]:
     """(operator, pixel span, mask within the span) of each region to redact, in order."""
     for r in regions:
         if r.decision is not Decision.REDACT:
@@ -126,7 +131,8 @@ def _masked(height: int, width: int, regions: Iterable[Region],
 
 
 def redaction_mask(height: int, width: int, regions: Iterable[Region],
-                   spec: OperatorSpec | dict | None = None) -> np.ndarray:
+                   spec: OperatorSpec | dict[Kind, OperatorSpec] | None = None
+                   ) -> npt.NDArray[np.bool_]:
     """Boolean (H, W) mask of every pixel that apply_regions replaces for these regions."""
     out = np.zeros((height, width), bool)
     for _, (x1, y1, x2, y2), mask in _masked(height, width, regions, spec):
@@ -134,8 +140,9 @@ def redaction_mask(height: int, width: int, regions: Iterable[Region],
     return out
 
 
-def apply_regions(image: np.ndarray, regions: Iterable[Region],
-                  spec: OperatorSpec | dict | None = None) -> np.ndarray:
+def apply_regions(image: npt.NDArray[np.uint8], regions: Iterable[Region],
+                  spec: OperatorSpec | dict[Kind, OperatorSpec] | None = None
+                  ) -> npt.NDArray[np.uint8]:
     """A new image with every region whose decision is REDACT hidden; the input is not changed.
 
     `spec` is one OperatorSpec for all regions, or a mapping from Kind to OperatorSpec.
@@ -143,8 +150,9 @@ def apply_regions(image: np.ndarray, regions: Iterable[Region],
     return redact(image, regions, spec)[0]
 
 
-def redact(image: np.ndarray, regions: Iterable[Region], spec: OperatorSpec | dict | None = None,
-           ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+def redact(image: npt.NDArray[np.uint8], regions: Iterable[Region],
+           spec: OperatorSpec | dict[Kind, OperatorSpec] | None = None,
+           ) -> tuple[npt.NDArray[np.uint8], list[tuple[int, int, int, int]]]:
     """`apply_regions`, and the pixel span (x1, y1, x2, y2) of every region it wrote to.
 
     Outside the spans the new image equals the input exactly (a video writer relies on it to
@@ -154,7 +162,7 @@ def redact(image: np.ndarray, regions: Iterable[Region], spec: OperatorSpec | di
     if out.ndim != 3 or out.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, C) uint8 image, got {out.shape} {out.dtype}")
     h, w = out.shape[:2]
-    spans = []
+    spans: list[tuple[int, int, int, int]] = []
     for s, span, mask in _masked(h, w, regions, spec):
         x1, y1, x2, y2 = span
         # Read from `out`, not `image`: overlapping regions compound, never re-expose.
@@ -163,7 +171,7 @@ def redact(image: np.ndarray, regions: Iterable[Region], spec: OperatorSpec | di
             patch = np.asarray(s.color + (255,) * (out.shape[2] - 3), np.uint8)[: out.shape[2]]
         else:
             patch = _blurred(out, span, s.cells, nearest=s.operator is Operator.PIXELATE)
-        # copyto with a broadcast mask: boolean indexing cost ~1 ms per face at 720p.
+        # copyto with a broadcast mask: far cheaper than boolean indexing.
         np.copyto(out[y1:y2, x1:x2], patch, where=mask[..., None])
         spans.append(span)
     return out, spans

@@ -28,27 +28,16 @@ from faceless.core.types import Kind
 from faceless.detect.faces import FaceOptions
 from faceless.detect.guided import ScheduleOptions
 from faceless.detect.onnx import PRECISIONS, device
-from faceless.media.files import is_output_name
-from faceless.media.image import IMAGE_EXTENSIONS, ImageOptions
-from faceless.media.video import VIDEO_EXTENSIONS, AudioMode, VideoOptions
-from faceless.pipeline import FAST_PRESET, Options, mode_options, with_precision
+from faceless.media.image import ImageOptions
+from faceless.media.video import AudioMode, VideoOptions
+from faceless.options import FAST_PRESET, Options, mode_options, with_precision
 from faceless.track.tracker import TrackOptions
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 
 
 class UsageError(FacelessError, ValueError):
     """The command line asks for something impossible (exit 2)."""
-
-
-@dataclass
-class Job:
-    """One input and where its output goes (or why it cannot be processed)."""
-
-    src: Path
-    dst: Path | None = None
-    error: str | None = None
 
 
 @dataclass
@@ -219,45 +208,6 @@ def build_options(a: argparse.Namespace) -> Options:
     if getattr(a, "text_every", None) is not None:  # an explicit value wins over the mode's
         opts = replace(opts, text_every=a.text_every)
     return opts
-
-
-def plan_jobs(inputs: list[Path], output: Path | None, name_for: Callable[[Path], str],
-              default_for: Callable[[Path], Path], folder_suffix: str,
-              extensions: frozenset[str] = MEDIA_EXTENSIONS) -> tuple[list[Job], list[Path]]:
-    """Map inputs to outputs. Returns the jobs and the files skipped (unsupported type).
-
-    A file goes to `output` (a file name, or a folder when it exists as one, ends in a
-    separator, or there are several inputs), else to `default_for(src)`. A folder is searched
-    recursively and mirrored into `output` (default `FOLDER<folder_suffix>`), keeping names.
-    """
-    jobs: list[Job] = []
-    skipped: list[Path] = []
-    out_is_dir = output is not None and (output.is_dir() or str(output).endswith(("/", "\\"))
-                                         or len(inputs) > 1)
-    for src in inputs:
-        if src.is_dir():
-            root = output if output is not None else src.with_name(src.name + folder_suffix)
-            root_res = root.resolve()
-            for f in sorted(src.rglob("*")):
-                if not f.is_file() or f.name.startswith(".") or is_output_name(f):
-                    continue
-                if root_res in f.resolve().parents:  # our own output folder inside the input
-                    continue
-                if f.suffix.lower() not in extensions:
-                    skipped.append(f)
-                    continue
-                rel = f.relative_to(src)
-                jobs.append(Job(f, root / rel.parent / name_for(f)))
-        elif src.is_file():
-            if output is None:
-                jobs.append(Job(src, default_for(src)))
-            elif out_is_dir:
-                jobs.append(Job(src, output / name_for(src)))
-            else:
-                jobs.append(Job(src, output))
-        else:
-            jobs.append(Job(src, None, f"{src}: no such file or folder; check the path"))
-    return jobs, skipped
 
 
 class Reporter:

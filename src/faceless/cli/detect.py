@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from faceless.analyze import Analyzer
+from faceless.api import detect_file
+from faceless.batch import plan_jobs
 from faceless.cli.common import (
     Outcome,
     Reporter,
@@ -12,10 +15,8 @@ from faceless.cli.common import (
     add_detect_options,
     build_options,
     error_line,
-    plan_jobs,
 )
 from faceless.core.errors import FacelessError, OutputExistsError
-from faceless.pipeline import Engine, detect_file
 
 
 def plan_name(src: Path) -> str:
@@ -40,8 +41,8 @@ def main(a: argparse.Namespace) -> int:
     options = build_options(a)
     jobs, skipped = plan_jobs([Path(i) for i in a.inputs], a.output, plan_name,
                               lambda s: s.with_name(plan_name(s)), ".plans")
-    engine = Engine(options)
-    engine.setup()
+    analyzer = Analyzer(options)
+    analyzer.setup()
     with Reporter(a.quiet, a.json) as rep:
         for job in jobs:
             if job.error:
@@ -52,7 +53,7 @@ def main(a: argparse.Namespace) -> int:
                 if job.dst.exists() and not a.overwrite:
                     raise OutputExistsError(
                         f"{job.dst}: plan exists; pass --overwrite to replace it")
-                plan = detect_file(job.src, progress=rep.item(job.src.name), engine=engine)
+                plan = detect_file(job.src, progress=rep.item(job.src.name), analyzer=analyzer)
                 job.dst.parent.mkdir(parents=True, exist_ok=True)
                 plan.save(job.dst)
             except (FacelessError, OSError) as err:

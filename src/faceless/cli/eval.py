@@ -80,7 +80,7 @@ def _thresholds(text: str | None) -> tuple[float, ...] | None:
 
 
 def main(a: argparse.Namespace) -> int:
-    from faceless.eval import EvalConfig, evaluate, load, make_engine
+    from faceless.eval import EvalConfig, evaluate, load, make_analyzer
     from faceless.eval.report import contact_sheet, plot
 
     options = build_options(a)
@@ -95,17 +95,17 @@ def main(a: argparse.Namespace) -> int:
     labels = [s.strip() for s in a.labels.split(",")] if a.labels else None
     dataset = load(a.data, a.format, subset=a.subset, labels=labels, kind=a.kind)
     dataset = dataset.limited(a.limit)
-    engine = make_engine(options, config, dataset)
-    engine.setup()  # a missing or altered model stops here (exit 2)
+    analyzer = make_analyzer(options, config, dataset)
+    analyzer.setup()  # a missing or altered model stops here (exit 2)
     on_image = None
     if a.output is not None:
-        on_image = _writer(a.output, engine, options)
+        on_image = _writer(a.output, options)
     err = Console(stderr=True, highlight=False)
     show = not a.quiet and not a.json and err.is_terminal
     with Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=not show) as bar:
         task = bar.add_task("eval", total=len(dataset.samples))
-        result = evaluate(dataset, options, config, engine=engine, on_image=on_image,
+        result = evaluate(dataset, options, config, analyzer=analyzer, on_image=on_image,
                           progress=lambda done, total: bar.update(task, completed=done))
     summary = result.summary()
     if a.plot:
@@ -123,14 +123,17 @@ def main(a: argparse.Namespace) -> int:
     return EXIT_FAILED if result.failures else EXIT_OK
 
 
-def _writer(folder: Path, engine: Any, options: Any) -> Any:
+def _writer(folder: Path, options: Any) -> Any:
     from PIL import Image
 
+    from faceless.anonymize import Redactor
+
+    redactor = Redactor(options.specs())
     folder.mkdir(parents=True, exist_ok=True)
 
     def write(index: int, sample: Any, image: Any, regions: Any) -> None:
         name = f"{index:05d}_{sample.image.stem}.png"
-        Image.fromarray(engine.hide(image, regions, options.operator)).save(folder / name)
+        Image.fromarray(redactor.hide(image, regions)).save(folder / name)
 
     return write
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from faceless import __version__
 from faceless.cli import demo, detect, eval, render, run
-from faceless.cli.common import EXIT_USAGE, setup_logging
-from faceless.core.errors import ConfigError, FacelessError
+from faceless.cli.common import EXIT_BUG, EXIT_USAGE, setup_logging
+from faceless.core.errors import FacelessError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,15 +31,21 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(getattr(a, "quiet", False))
     try:
         return int(a.func(a))
-    except (ConfigError, ValueError) as err:
-        print(f"faceless: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except FacelessError as err:  # model missing or similar: nothing can run
+    except FacelessError as err:
+        # A bad option or setting, or nothing can run (a model missing or altered): no
+        # input was processed. Errors of one input are reported by the command and the run
+        # goes on, so they do not reach this point.
         print(f"faceless: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("faceless: interrupted; unfinished outputs were removed", file=sys.stderr)
         return 130
+    except Exception as err:  # anything else is a bug in faceless, never the user's doing
+        traceback.print_exc(file=sys.stderr)
+        print(f"faceless: internal error (a bug in faceless {__version__}, not in your input "
+              f"or options): {type(err).__name__}: {err}\nPlease report it with the command "
+              "you ran and the lines above.", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from faceless.anonymize.operators import Operator, OperatorSpec, Shape
+from faceless.api import render_plan
 from faceless.cli.common import (
     Outcome,
     Reporter,
@@ -17,7 +18,6 @@ from faceless.cli.common import (
 )
 from faceless.core.errors import FacelessError
 from faceless.media.files import default_output
-from faceless.pipeline import render_plan
 from faceless.plan.model import Plan
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from faceless.analyze import Analyzer
+from faceless.api import anonymize_file
+from faceless.batch import plan_jobs
 from faceless.cli.common import (
     Outcome,
     Reporter,
@@ -13,11 +16,9 @@ from faceless.cli.common import (
     add_render_options,
     build_options,
     error_line,
-    plan_jobs,
 )
 from faceless.core.errors import FacelessError
 from faceless.media.files import default_output
-from faceless.pipeline import Engine, anonymize_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,8 +38,8 @@ def main(a: argparse.Namespace) -> int:
     options = build_options(a)
     jobs, skipped = plan_jobs([Path(i) for i in a.inputs], a.output, lambda f: f.name,
                               default_output, ".faceless")
-    engine = Engine(options)
-    engine.setup()  # a missing or altered model stops the run before any input (exit 2)
+    analyzer = Analyzer(options)
+    analyzer.setup()  # a missing or altered model stops the run before any input (exit 2)
     with Reporter(a.quiet, a.json) as rep:
         for job in jobs:
             if job.error:
@@ -48,7 +49,7 @@ def main(a: argparse.Namespace) -> int:
             plan_path = job.dst.with_name(job.dst.name + ".plan.json") if a.save_plan else None
             try:
                 r = anonymize_file(job.src, job.dst, plan_path=plan_path,
-                                   progress=rep.item(job.src.name), engine=engine)
+                                   progress=rep.item(job.src.name), analyzer=analyzer)
             except FacelessError as err:
                 rep.done(Outcome(job.src, job.dst, False, error_line(err, job.src)))
                 continue

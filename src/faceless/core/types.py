@@ -7,6 +7,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 
 
 class Kind(StrEnum):
@@ -64,8 +65,8 @@ class Region:
 class Detections:
     """Columnar detections of one kind in one frame: parallel arrays, like supervision's."""
 
-    xyxy: np.ndarray  # (N, 4) float32
-    score: np.ndarray  # (N,) float32
+    xyxy: npt.NDArray[np.float32]  # (N, 4)
+    score: npt.NDArray[np.float32]  # (N,)
     kind: Kind = Kind.FACE
 
     def __post_init__(self) -> None:

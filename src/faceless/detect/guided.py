@@ -1,13 +1,12 @@
 """Video face search on a budget: full passes on a schedule, a cheap pass between, closer looks.
 
-A full-resolution CenterFace pass on a 1080p frame costs ~7x one at 640x360 (measured: 525 vs
-75 ms of CPU), and most of a video's frames add nothing a neighbouring frame did not show. So
-for video:
+A full-resolution pass on a large frame costs many times one at low resolution, and most of a
+video's frames add nothing a neighbouring frame did not show. So for video:
 
 - a **full look** (every pass of `FaceOptions`, full resolution) runs on the first frame, on
   every `full_every`-th frame and after every scene cut; small frames get it on every frame;
 - between full looks a **low-resolution pass** of the whole frame finds medium and large
-  faces (on every frame by default; `low_every` thins it out, at a measured recall cost);
+  faces (on every frame by default; `low_every` thins it out, at a recall cost);
 - **closer looks**: a crop around each face that tracking expects (its predicted box) is run
   at a scale that makes the face at least `closer_face` px, at the candidate threshold. Tracks
   carry small faces between full looks, and a face that blurs, turns or darkens is searched
@@ -15,7 +14,8 @@ for video:
 
 A face too small for the low pass that appears between two full looks is found by the next
 full look; `blind` then says how many frames before it went unsearched at that size, and the
-tracker hides the new track back over them (recall first).
+tracker hides the new track back over them (recall first). docs/decisions holds the
+measurements behind the defaults.
 """
 
 from __future__ import annotations
@@ -23,13 +23,28 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from faceless.core.errors import ConfigError
 from faceless.core.geometry import inside_matrix, iou_matrix
 from faceless.core.types import Detections, Kind
-from faceless.detect.faces import CenterFaceDetector, merge_split
+from faceless.detect.base import CandidateDetector
+from faceless.detect.faces import FaceOptions, merge_split
+
+
+@runtime_checkable
+class PassDetector(CandidateDetector, Protocol):
+    """A face detector that also runs one pass at a given scale, as the schedule needs
+    (CenterFaceDetector does)."""
+
+    options: FaceOptions
+
+    def detect_at(self, image: np.ndarray, scale: float,
+                  threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """One pass at `scale`: xyxy boxes in image pixels, and their scores."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -41,12 +56,9 @@ class ScheduleOptions:
     full_pixels: int = 640 * 480
     low_side: int = 640  # long side of the low-resolution pass between full looks
     # The low pass runs on every Nth frame between full looks; tracking fills the frames
-    # between, and small faces still get their closer look on every frame. 2 hides a quarter
-    # less background, but on the HD clips of bench/temporal.py (150 frames, seeds 4-7,
-    # session 4) it leaked 539 face-frames against 519, 42 leaking faces against 38, with
-    # longer worst leaks (36 vs 21 frames on seed 4); and it saved no CPU on the 14-face
-    # 720p clip of `bench/hotspots.py clip --set low_every=2` (99 vs 97 ms a frame: the
-    # closer looks on skipped frames cost what the low pass did). So 1.
+    # between, and small faces still get their closer look on every frame. 2 hides less
+    # background, but leaks more faces, for longer, and saves no CPU: the closer looks on
+    # the skipped frames cost what the low pass did (docs/decisions). So 1.
     low_every: int = 1
     # On the frames the low pass skips, still look closer at faces too small for it.
     closer_when_skipped: bool = True
@@ -60,9 +72,9 @@ class ScheduleOptions:
     max_closer: int = 12  # closer looks per frame at most (the smallest faces first)
     found_iou: float = 0.3  # an expected face that overlaps a confident detection this much
     # ... or lies this much (share of its area) inside one needs no closer look either: a
-    # small track inside a found face is part of it (an eye, the hair line), and the closer
-    # look around it cut the real face at the crop's edge, a partial box that then won the
-    # merge and left the mouth uncovered (docs/benchmarks.md, session 6). 0 turns it off.
+    # small track inside a found face is part of it (an eye, the hair line), and a closer
+    # look around it would cut the real face at the crop's edge, a partial box that can win
+    # the merge and leave the mouth uncovered. 0 turns it off.
     found_inside: float = 0.7
 
     def __post_init__(self) -> None:
@@ -120,15 +132,13 @@ class GuidedFaces:
 
     kind = Kind.FACE
 
-    def __init__(self, detector: CenterFaceDetector, schedule: ScheduleOptions | None = None
+    def __init__(self, detector: PassDetector, schedule: ScheduleOptions | None = None
                  ) -> None:
         self.detector = detector
         self.schedule = schedule or ScheduleOptions()
         self._since_full: int | None = None  # frames since the last full look
-        # One full look at a time, when a look-ahead runs frames' passes side by side: two
-        # at once would each hold a full-resolution pass's buffers (measured on issue 5's
-        # 1080p clip, faces only: peak RSS 1.76-1.78 GB without this lock, 1.43-1.46 with
-        # it, at the same speed).
+        # One full look at a time when a look-ahead runs frames' passes side by side: two at
+        # once would each hold a full-resolution pass's buffers, for no gain in speed.
         self._full = threading.Lock()
 
     def detect_all(self, image: np.ndarray, expected: np.ndarray | None = None,

@@ -27,8 +27,10 @@ import numpy as np
 
 from faceless.core.errors import AnalysisError, ModelError
 from faceless.detect.base import ModelCard, sha256_file
+from faceless.detect.boxes import tile_starts
 from faceless.detect.onnx import (
     PRECISIONS,
+    Session,
     ShapedSessions,
     gpu_bucket,
     load_model_bytes,
@@ -49,7 +51,7 @@ DET_CARD = ModelCard(
 )
 # The default detection network: the same weights with the graph's scalar nodes folded into
 # its convolutions, and the neck (but for its input convolutions) and the DB head int8
-# (tools/quantize_ppocr_det.py; ~1.8x less CPU, the same plate recall: docs/plates-notes.md).
+# (tools/quantize_ppocr_det.py): less CPU for the same plate recall (docs/decisions).
 DET_INT8_FILE = "ppocr-det-int8.onnx"
 DET_INT8_SHA256 = "db5f8d92c71db1bf713e90acccd16171bd9e538c95bd79cc25a3a7358d4d299d"
 DET_INT8_CARD = ModelCard(
@@ -86,8 +88,8 @@ def to_blob(rgb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
     Written into `out` (a (3, H, W) float32 view, e.g. part of a padded batch) when given.
     One channel at a time, in place: the same values as converting the whole image and then
-    scaling it, without the whole-frame temporaries (a 720p frame: ~11 -> ~2 ms of CPU,
-    `python bench/hotspots.py textblob`).
+    scaling it, without the whole-frame temporaries, which cost far more CPU than the
+    arithmetic.
     """
     h, w = rgb.shape[:2]
     if out is None:
@@ -137,24 +139,15 @@ class TextBoxes:
                          np.concatenate([p.score for p in parts]))
 
 
-def tiles(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets of the fewest windows of `tile` px that cover [0, length) while
-    neighbours overlap by at least `overlap` px, spread evenly."""
-    if length <= tile:
-        return [0]
-    n = math.ceil((length - overlap) / (tile - overlap))
-    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
-
-
 def tile_size(length: int, tile: int, overlap: int) -> int:
     """The smallest window (a multiple of the stride, at most `tile`) that covers [0, length)
     in as few windows as `tile` would, with at least `overlap` px between neighbours.
 
     PP-OCRv4's backbone scales its channels by globally pooled features, so what a window
-    holds decides what it finds: on a 2560x1920 fisheye frame a plate that a 1024-px window
-    shows clearly stays below threshold in a 2048-px one (sky and road dominate the pooled
-    statistics). Windows of about `tile` px keep that context local; shrinking them to the
-    length needed keeps the extra cost of the overlap small (1080p: two 1088-px windows).
+    holds decides what it finds: in a large window, sky and road dominate the pooled
+    statistics, and a plate that a smaller window shows clearly can stay below threshold.
+    Windows of about `tile` px keep that context local; shrinking them to the length needed
+    keeps the extra cost of the overlap small (1080p: two 1088-px windows).
     """
     if length <= tile:
         return length
@@ -214,7 +207,7 @@ class _LazyModel:
     def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
         self.model_path = model_path
         self.threads = threads
-        self._session = None
+        self._session: Session | None = None
         self._lock = threading.Lock()
 
     @property
@@ -232,7 +225,7 @@ class _LazyModel:
             self._sessions = ShapedSessions(session, model, self.threads, heights=keep)
             self._session = session
 
-    def _prepare(self, session) -> None:
+    def _prepare(self, session: Session) -> None:
         """Check the graph's shape and read what inference needs; raise ModelError if wrong."""
         raise NotImplementedError
 
@@ -252,7 +245,7 @@ class TextModel(_LazyModel):
             self.package, self.file = "faceless.models", DET_INT8_FILE
             self.sha256, self.default_card = DET_INT8_SHA256, DET_INT8_CARD
 
-    def _prepare(self, session) -> None:
+    def _prepare(self, session: Session) -> None:
         inputs = session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise ModelError("not a PP-OCR-shaped text detection graph: expected one "
@@ -267,8 +260,8 @@ class TextModel(_LazyModel):
             return self._run(rgb)
         th, tw = tile_size(h, tile, overlap), tile_size(w, tile, overlap)
         out = np.zeros((h, w), np.float32)
-        for y in tiles(h, th, overlap):
-            for x in tiles(w, tw, overlap):
+        for y in tile_starts(h, th, overlap):
+            for x in tile_starts(w, tw, overlap):
                 part = self._run(rgb[y:y + th, x:x + tw])
                 view = out[y:y + part.shape[0], x:x + part.shape[1]]
                 np.maximum(view, part, out=view)
@@ -324,7 +317,7 @@ class Recognizer(_LazyModel):
     file, sha256, default_card = REC_FILE, REC_SHA256, REC_CARD
     fixed_height = True
 
-    def _prepare(self, session) -> None:
+    def _prepare(self, session: Session) -> None:
         meta = session.get_modelmeta().custom_metadata_map
         if "character" not in meta:
             raise ModelError("the recognition model carries no character list in its "
@@ -374,36 +367,3 @@ class Recognizer(_LazyModel):
         chars = [self._chars[c] if c < len(self._chars) else "" for c in best[keep]]
         conf = float(prob[keep].mean()) if keep.any() else 0.0
         return "".join(chars), conf
-
-
-def merge_union(xyxy: np.ndarray, score: np.ndarray,
-                iou: float) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy grouping of boxes overlapping by more than `iou` (or one inside the other);
-    each group becomes the union of its boxes with the best score (hiding: recall first)."""
-    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
-    score = np.asarray(score, np.float32).reshape(-1)
-    if not len(score):
-        return xyxy.astype(np.float32), score
-    order = np.argsort(-score, kind="stable")
-    boxes, scores = xyxy[order], score[order]
-    ix1 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
-    iy1 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-    ix2 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-    iy2 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area[:, None] + area[None, :] - inter
-    smaller = np.minimum(area[:, None], area[None, :])
-    close = (inter > iou * np.maximum(union, 1e-9)) | (inter > 0.8 * np.maximum(smaller, 1e-9))
-    alive = np.ones(len(boxes), bool)
-    out_b, out_s = [], []
-    for i in range(len(boxes)):
-        if not alive[i]:
-            continue
-        group = alive & close[i]
-        group[i] = True
-        alive &= ~group
-        g = boxes[group]
-        out_b.append([g[:, 0].min(), g[:, 1].min(), g[:, 2].max(), g[:, 3].max()])
-        out_s.append(scores[i])
-    return np.asarray(out_b, np.float32), np.asarray(out_s, np.float32)

@@ -9,15 +9,52 @@ import io
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from faceless.core.errors import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
 # Shipped networks come as the original weights (fp32) or faceless's int8 builds.
 PRECISIONS = ("fp32", "int8")
+
+
+class NodeArg(Protocol):
+    """An input or output of a loaded graph (onnxruntime.NodeArg)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def shape(self) -> list[int | str | None]: ...
+
+
+class ModelMeta(Protocol):
+    """A loaded graph's metadata (onnxruntime.ModelMetadata)."""
+
+    @property
+    def custom_metadata_map(self) -> dict[str, str]: ...
+
+
+class Session(Protocol):
+    """What faceless uses of an onnxruntime.InferenceSession: onnxruntime ships no type
+    stubs, so its sessions are typed by this protocol instead."""
+
+    def run(self, output_names: Sequence[str] | None,
+            input_feed: Mapping[str, np.ndarray]) -> list[np.ndarray]: ...
+
+    def get_inputs(self) -> list[NodeArg]: ...
+
+    def get_outputs(self) -> list[NodeArg]: ...
+
+    def get_providers(self) -> list[str]: ...
+
+    def get_modelmeta(self) -> ModelMeta: ...
 
 
 def package_file(package: str, name: str) -> Path:
@@ -112,7 +149,7 @@ def provider_options(names: list[str]) -> list[dict[str, str]]:
 
 
 def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = True,
-                 spin: bool = False):
+                 spin: bool = False) -> Session:
     """An ONNX Runtime session with full graph optimisation and quiet logging.
 
     `spin`: let idle worker threads busy-wait (ONNX Runtime's own default; benchmarks only).
@@ -123,14 +160,14 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
     so.intra_op_num_threads = threads or os.cpu_count() or 1
-    # ORT's worker threads busy-wait between runs by default. Measured on 2 cores: a 640x384
-    # CenterFace pass cost 37 ms of CPU with spinning and 20 ms without (the same as one
-    # thread), and the spinning threads take the cores that decode and encode need.
+    # ORT's worker threads busy-wait between runs by default: that spends CPU for no faster
+    # pass, and takes the cores that decode and encode need (docs/decisions).
     so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     names = providers(prefer_gpu)
     cuda = "CUDAExecutionProvider" in names
     said = preload_cuda_libraries() if cuda else ""
     printed = io.StringIO()
+    session: Session
     try:
         with contextlib.ExitStack() as quiet:
             if cuda:  # ONNX Runtime prints to stdout when the provider fails: keep that for
@@ -153,20 +190,18 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
 # On the GPU every new input shape is expensive, not the pass itself. ONNX Runtime's CUDA
 # convolutions keep the set-up (cuDNN descriptors, algorithm, workspace) of the last input
 # shape only, so a run that alternates shapes (the low pass, each closer look's crop, the full
-# look) redoes it for every convolution on every call: measured on an H200, a 640x384
-# CenterFace pass takes ~2 ms, while faceless ran a 720p clip at 2.8 fps on the GPU against
-# 14 on 2 CPU cores. So on CUDA a padded input is rounded up to a few bucket sizes and each
-# bucket gets its own session, whose convolutions then always see one shape; the extra
-# padding costs the GPU little. Each session costs start-up, though (a CUDA session and its
-# first run): session 9 measured faceless at 48.5 fps on a warm 720p run on the H200 and 14.3
-# fps for the whole CLI run of a 150-frame clip, so crops share one 256x256 bucket, which
-# takes a 1080p run from 11 face sessions to 3 (`bench/hotspots.py shapes` for the pass).
+# look) redoes it for every convolution on every call, which costs far more than the pass.
+# So on CUDA a padded input is rounded up to a few bucket sizes and each bucket gets its own
+# session, whose convolutions then always see one shape; the extra padding costs the GPU
+# little. Each session costs start-up, though (a CUDA session and its first run), a large
+# share of a short clip's run, so crops share one 256x256 bucket to keep the sessions few
+# (docs/decisions).
 GPU_SESSIONS = 16  # sessions per model at most (see ShapedSessions.fit for the rest)
 
 # Threads that run many passes side by side (the video pipeline's look-ahead workers) each
-# use a single-threaded session on the CPU: two passes at once on one thread each did 15-22%
-# more passes a second on 2 cores than one after the other on two threads (ONNX Runtime's
-# intra-op threads wait at every operator; measured in session 9, docs/benchmarks.md).
+# use a single-threaded session on the CPU: ONNX Runtime's intra-op threads wait at every
+# operator, so passes side by side on one thread each get more done than one after the
+# other on several threads (docs/decisions).
 _lane = threading.local()
 
 
@@ -196,7 +231,7 @@ class ShapedSessions:
     input (and a single-threaded one for the threads of single_threaded_lane); on CUDA one
     session per bucketed input shape, made on first use."""
 
-    def __init__(self, session, model: bytes, threads: int | None = None,
+    def __init__(self, session: Session, model: bytes, threads: int | None = None,
                  heights: Callable[[int], int] = gpu_bucket) -> None:
         """`heights`: how a height is bucketed (a network that reads a fixed height, such as
         the text recogniser, passes one that keeps it)."""
@@ -205,18 +240,18 @@ class ShapedSessions:
         self.model = model
         self.threads = threads
         self.gpu = "CUDAExecutionProvider" in session.get_providers()
-        self.by_shape: dict[tuple[int, int], object] = {}
-        self._single = session if threads == 1 else None
+        self.by_shape: dict[tuple[int, int], Session] = {}
+        self._single: Session | None = session if threads == 1 else None
         self._lock = threading.Lock()
 
-    def _single_threaded(self):
+    def _single_threaded(self) -> Session:
         if self._single is None:
             with self._lock:
                 if self._single is None:
                     self._single = make_session(self.model, 1, prefer_gpu=False)
         return self._single
 
-    def fit(self, height: int, width: int) -> tuple[object, int, int]:
+    def fit(self, height: int, width: int) -> tuple[Session, int, int]:
         """(session, padded height, padded width) for an input of this (stride-padded) size.
 
         On CUDA the size is rounded up to its bucket, whose session is made on first use;

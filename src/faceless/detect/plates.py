@@ -33,9 +33,11 @@ import cv2
 import numpy as np
 
 from faceless.core.errors import ConfigError
+from faceless.core.geometry import iou_matrix
 from faceless.core.types import Detections, Kind
-from faceless.detect.base import ModelCard
-from faceless.detect.ocr import Recognizer, TextBoxes, merge_union, order_corners
+from faceless.detect.base import ModelCard, ScaledDetector
+from faceless.detect.boxes import NESTED, merge_union
+from faceless.detect.ocr import Recognizer, Rule, TextBoxes, order_corners
 from faceless.detect.text import TextDetector, TextOptions, check_image
 
 log = logging.getLogger(__name__)
@@ -98,7 +100,7 @@ class PlateOptions:
 
     text: TextOptions = field(default_factory=TextOptions)
     min_aspect: float = 1.2  # long / short side of the (unclipped) text line
-    max_aspect: float = 8.0  # plates' lines measured 1.5-5.5
+    max_aspect: float = 8.0  # well above plates' own lines (docs/decisions)
     max_tilt: float = 40.0  # degrees from horizontal
     min_height: float = 8.0  # px: shorter lines cannot be read (the text detector still hides them)
     min_chars: int = 4
@@ -329,7 +331,7 @@ def plate_rects(image: np.ndarray, quad: np.ndarray, max_out: int = 3) -> list[P
     out: list[PlateRect] = []
     kept: list[np.ndarray] = []
     for _, box, rect in found:  # one per place: the same plate shows at several levels
-        if any(_iou(box, b) > 0.6 for b in kept):
+        if len(kept) and iou_matrix(box, np.array(kept)).max() > 0.6:
             continue
         kept.append(box)
         out.append(rect)
@@ -349,15 +351,7 @@ def _quadrilateral(hull: np.ndarray) -> np.ndarray:
     return cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float32)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-class PlateDetector:
+class PlateDetector(ScaledDetector):
     """Finds licence plates: xyxy boxes that cover the whole plate, in image pixels.
 
     `text` lets the plate detector share an already loaded text detector (one model in
@@ -399,8 +393,7 @@ class PlateDetector:
         o = self.options
         h, w = image.shape[:2]
         # Every pass's lines are read, duplicates included: two passes box the same line
-        # differently, and one box may read where the other misreads (measured: +2 us plates
-        # with scales (1, 1.5) against reading only the best-scoring duplicate).
+        # differently, and one box may read where the other misreads (docs/decisions).
         found = self.text.find(image, passes)
         if not len(found):
             return Detections.empty(Kind.PLATE)
@@ -432,14 +425,15 @@ class PlateDetector:
             boxes.append([arr[:, 0].min(), arr[:, 1].min(), arr[:, 2].max(), arr[:, 3].max()])
             scores.append(float(found.score[i]))
         if o.plate_rects:
-            for box, score in self._by_appearance(image, found, ~taken, rule):
+            for box, box_score in self._by_appearance(image, found, ~taken, rule):
                 boxes.append(box)
-                scores.append(score)
+                scores.append(box_score)
         log.debug("plate detector: %d text lines, %d shaped like plates, %d plates",
                   len(found), len(candidates), len(boxes))
         if not boxes:
             return Detections.empty(Kind.PLATE)
-        xyxy, score = merge_union(np.asarray(boxes), np.asarray(scores), o.merge_iou)
+        xyxy, score = merge_union(np.asarray(boxes), np.asarray(scores), o.merge_iou,
+                                   contain=NESTED)
         xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
         xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
         keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
@@ -447,7 +441,7 @@ class PlateDetector:
 
 
     def _by_appearance(self, image: np.ndarray, found: TextBoxes, todo: np.ndarray,
-                       rule) -> list[tuple[list[float], float]]:
+                       rule: Rule) -> list[tuple[list[float], float]]:
         """Plates the line rule missed: plate-shaped regions around the other text regions,
         warped upright and read (their middle band and the whole plate); a plate-like
         string on a plate-shaped region makes a plate. Catches plates that a wide-angle or

@@ -1,7 +1,8 @@
 """Video plate and text search between full searches: closer looks around the tracked ones.
 
-A plate search runs the text network over the whole frame (~260 ms of CPU at 720p), so video
-frames get it only every `text_every`-th frame and tracking carries plates between. A plate
+A plate search runs the text network over the whole frame, the costliest step of a video's
+analysis, so video frames get it only every `text_every`-th frame and tracking carries plates
+between. A plate
 the detector finds on some frames and misses on others is then found less often, and a track
 that misses a few searches ends. Between full searches, a **closer look** runs the same
 detector on a crop around each plate (or text) that tracking expects, at the full search's
@@ -15,28 +16,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from faceless.core.errors import ConfigError
 from faceless.core.types import Detections, Kind
-from faceless.detect.ocr import merge_union
+from faceless.detect.boxes import NESTED, merge_union
 
 
 @dataclass(frozen=True)
 class SparseOptions:
     """How often plates and text get closer looks between full searches, and how wide."""
 
-    # A closer look on every Nth frame not fully searched (0: never). Measured with the int8
-    # text network (bench/plates_temporal.py, seeds 1 + 2, plates searched every 6th frame):
-    # every frame between 479 leaked plate-frames at 178 CPU s, every 2nd 487 at 136 (and
-    # fewer plates that leak at all: 11 vs 15); every 3rd frame searched without looks 494
-    # at 188. So 2.
+    # A closer look on every Nth frame not fully searched (0: never). Every 2nd frame leaks
+    # about as little as every frame, for much less CPU, and less than full searches more
+    # often without looks, at less CPU too (docs/decisions).
     every: int = 2
-    # The crop reaches this many box widths left and right, and box heights above and below.
-    # Measured (bench/plates_temporal.py, seed 1, every 6th frame searched, looks on every
-    # frame between): 1.5 / 2.0 cost 161 CPU s for 180 leaked plate-frames, 0.75 / 1.0
-    # 124 s for 178, 0.5 / 0.75 113 s for 222 (crops cut the plates off).
+    # The crop reaches this many box widths left and right, and box heights above and below:
+    # wider crops cost CPU for no fewer leaks, narrower ones cut the plates off
+    # (docs/decisions).
     context_x: float = 0.75
     context_y: float = 1.0
     min_crop: int = 96  # px of a crop's side at least
@@ -44,9 +43,8 @@ class SparseOptions:
     # Crops per frame cover at most this share of the frame's pixels (the largest first), so
     # a frame full of tracked signs cannot cost more than about half a full search (looks on
     # 5 frames of 6 and the search on the 6th: at most 1.5x the text network's pixels of a
-    # search on every 3rd frame). Measured (bench/plates_temporal.py, seed 1): 0.15 leaked
-    # 269 plate-frames, 0.25 215, 0.4 178 (as with no bound) at 114 / 122 / 124 CPU s: a
-    # bound that drops the merged crop of two nearby plates costs recall, not much CPU.
+    # search on every 3rd frame). A tighter bound drops the merged crop of two nearby plates,
+    # which costs recall and saves little CPU (docs/decisions).
     max_share: float = 0.4
     edge: float = 2.0  # px: a box this close to a crop's inner edge is dropped
 
@@ -106,7 +104,13 @@ def crops(expected: np.ndarray, width: int, height: int,
     return out
 
 
-def closer_looks(detect, image: np.ndarray, expected: np.ndarray, kind: Kind,
+class _Detect(Protocol):
+    """A detector's `detect` that takes the scales of its passes (ScaledDetector.detect)."""
+
+    def __call__(self, image: np.ndarray, /, *, passes: Sequence[float]) -> Detections: ...
+
+
+def closer_looks(detect: _Detect, image: np.ndarray, expected: np.ndarray, kind: Kind,
                  passes: Sequence[float], options: SparseOptions) -> Detections:
     """Run `detect(crop, passes=passes)` on a crop around each expected box; boxes in image px.
 
@@ -127,5 +131,6 @@ def closer_looks(detect, image: np.ndarray, expected: np.ndarray, kind: Kind,
         scores.append(found.score[~inner])
     if not boxes or not sum(len(s) for s in scores):
         return Detections.empty(kind)
-    xyxy, score = merge_union(np.concatenate(boxes), np.concatenate(scores), 0.3)
+    xyxy, score = merge_union(np.concatenate(boxes), np.concatenate(scores), 0.3,
+                               contain=NESTED)
     return Detections(xyxy, score, kind)

@@ -14,8 +14,9 @@ import numpy as np
 
 from faceless.core.errors import AnalysisError, ConfigError
 from faceless.core.types import Detections, Kind
-from faceless.detect.base import ModelCard
-from faceless.detect.ocr import TextBoxes, TextModel, db_boxes, merge_union
+from faceless.detect.base import ModelCard, ScaledDetector
+from faceless.detect.boxes import NESTED, merge_union
+from faceless.detect.ocr import TextBoxes, TextModel, db_boxes
 from faceless.detect.onnx import PRECISIONS
 
 
@@ -29,9 +30,9 @@ class TextOptions:
     by at most `max_upscale`. Frames with a side over `tile` run in overlapping windows of at
     most `tile` px (as few as that allows, evenly sized): this bounds memory without lowering
     the resolution, and keeps what the network sees local (its channel attention pools over
-    the whole input: with 2048-px windows the plates of a 2560x1920 fisheye clip were missed,
-    with 1024-px ones found). A coarse pass at `coarse_side` (long side) on large frames
-    catches text too big for the network's receptive field.
+    the whole input, so in a large window the background can drown out a plate; see
+    ocr.tile_size). A coarse pass at `coarse_side` (long side) on large frames catches text
+    too big for the network's receptive field.
     """
 
     threshold: float = 0.3  # DB binarisation of the probability map (PaddleOCR: 0.3)
@@ -43,14 +44,14 @@ class TextOptions:
     tile_overlap: int = 256
     coarse_side: int = 960  # 0 turns the coarse pass off
     # Passes at these multiples of the main pass's scale: (1.0, 1.5) is the thorough setting
-    # for small or faint text (measured: us plate recall 96.4% -> 99.1%, ~4x the time at 1080p).
+    # for small or faint text (more plates found, at several times the time: docs/decisions).
     scales: tuple[float, ...] = (1.0,)
     min_size: float = 3.0  # shortest side of a region (px at the pass's scale)
     max_candidates: int = 1000
     merge_iou: float = 0.3  # boxes overlapping more (or nested) are merged into their union
     model_path: Path | None = None
-    # int8: the shipped network with its neck and head quantized (~1.8x less CPU, the same
-    # plate recall); fp32: the rapidocr wheel's original. A model_path overrides both.
+    # int8: the shipped network with its neck and head quantized (less CPU, the same plate
+    # recall: docs/decisions); fp32: the rapidocr wheel's original. A model_path overrides both.
     precision: str = "int8"
     threads: int | None = None
 
@@ -100,7 +101,7 @@ def check_image(image: np.ndarray, what: str) -> None:
                             f"{getattr(image, 'dtype', type(image).__name__)}")
 
 
-class TextDetector:
+class TextDetector(ScaledDetector):
     """Finds lines and words of text; boxes cover the whole characters (xyxy, image px)."""
 
     kind = Kind.TEXT
@@ -152,7 +153,8 @@ class TextDetector:
     def detect(self, image: np.ndarray, passes: Sequence[float] | None = None) -> Detections:
         found = self.find(image, passes)
         h, w = image.shape[:2]
-        xyxy, score = merge_union(found.xyxy(), found.score, self.options.merge_iou)
+        xyxy, score = merge_union(found.xyxy(), found.score, self.options.merge_iou,
+                                   contain=NESTED)
         xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
         xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
         keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])

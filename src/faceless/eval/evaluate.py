@@ -6,7 +6,7 @@ a flat patch looking unchanged still counts as hidden (it is: those pixels were 
 ../shared/tools/redaction_eval.py does, to show where the two disagree.
 
 Frames reach the detector through a RegionSource, a function from an iterator of frames to an
-iterator of per-frame regions: `Engine.regions` frame by frame for images, the pipeline's
+iterator of per-frame regions: `Analyzer.regions` frame by frame for images, the video analysis's
 tracker over each frame sequence (as `faceless run` over a video). A threshold sweep (for the
 recall / over-redaction curve and WIDER AP) comes from one detection pass at the lowest
 threshold, filtered by score: greedy NMS keeps the same boxes above a score whatever
@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from faceless.analyze import Analyzer, VideoAnalysis
+from faceless.anonymize import Redactor
 from faceless.anonymize.operators import redaction_mask
 from faceless.core.errors import ConfigError
 from faceless.core.geometry import scale_box
@@ -35,7 +37,7 @@ from faceless.core.types import FrameRef, Kind, Region
 from faceless.eval import metrics as M
 from faceless.eval.loaders import WIDER_SUBSETS, Dataset, Obj, Sample
 from faceless.media.video import VideoFrame
-from faceless.pipeline import Engine, Options, frame_regions
+from faceless.options import Options
 from faceless.track.tracker import Tracker, TrackOptions
 
 log = logging.getLogger(__name__)
@@ -52,27 +54,27 @@ DEFAULT_SWEEP = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 PERSON_COVER = 0.01
 
 
-def engine_source(engine: Engine) -> RegionSource:
-    """The frame-by-frame RegionSource: `engine.regions` on each frame."""
+def analyzer_source(analyzer: Analyzer) -> RegionSource:
+    """The frame-by-frame RegionSource: `analyzer.regions` on each frame."""
 
     def source(frames: Iterable[np.ndarray]) -> Iterator[list[Region]]:
         for frame in frames:
-            yield engine.regions(frame)
+            yield analyzer.regions(frame)
 
     return source
 
 
-def tracked_source(engine: Engine, track: TrackOptions, fps: float = 30.0) -> RegionSource:
+def tracked_source(analyzer: Analyzer, track: TrackOptions, fps: float = 30.0) -> RegionSource:
     """A RegionSource that tracks over each sequence as `faceless run` does over a video.
 
-    Mirrors the pipeline's video loop: raw detections and low-score candidates go to a fresh
+    Mirrors a video's analysis: raw detections and low-score candidates go to a fresh
     Tracker per sequence, scene cuts end tracks; frame k gets the time k / fps.
     """
     time_base = Fraction(1) / Fraction(fps).limit_denominator(1001)
 
     def source(frames: Iterable[np.ndarray]) -> Iterator[list[Region]]:
         video = (VideoFrame(f, FrameRef(k, k, time_base)) for k, f in enumerate(frames))
-        for _, final, _ in frame_regions(engine, video, Tracker(track), keep_images=False):
+        for _, final, _ in VideoAnalysis(analyzer, Tracker(track), keep_images=False).run(video):
             yield final
 
     return source
@@ -175,23 +177,23 @@ def uses_tracking(dataset: Dataset, options: Options) -> bool:
     return dataset.is_sequence and options.track is not None
 
 
-def make_engine(options: Options, config: EvalConfig, dataset: Dataset | None = None
-                ) -> Engine:
-    """The engine evaluate() uses: for a sweep, one that finds faces down to its lowest
+def make_analyzer(options: Options, config: EvalConfig, dataset: Dataset | None = None
+                ) -> Analyzer:
+    """The analyzer evaluate() uses: for a sweep, one that finds faces down to its lowest
     threshold; for a tracked sequence, exactly the configured one."""
     if dataset is not None and uses_tracking(dataset, options):
-        return Engine(options)
+        return Analyzer(options)
     floor = min((options.face.threshold, *config.thresholds))
-    return Engine(replace(options, face=replace(options.face, threshold=floor)))
+    return Analyzer(replace(options, face=replace(options.face, threshold=floor)))
 
 
 def evaluate(dataset: Dataset, options: Options | None = None,
              config: EvalConfig | None = None, *, source: RegionSource | None = None,
-             engine: Engine | None = None, progress: Progress | None = None,
+             analyzer: Analyzer | None = None, progress: Progress | None = None,
              on_image: ImageHook | None = None) -> EvalResult:
     """Detect on every sample (sequences in frame order) and judge what would be hidden.
 
-    `engine` defaults to make_engine(options, config); `source` to engine_source(engine).
+    `analyzer` defaults to make_analyzer(options, config); `source` to analyzer_source(analyzer).
     `on_image(index, sample, image, regions)` sees each image with the regions the
     configured threshold keeps (to save the rendered result, say).
     """
@@ -203,15 +205,15 @@ def evaluate(dataset: Dataset, options: Options | None = None,
         # The tracker must see what the configured threshold finds (and its low-score
         # candidates), so a tracked sequence is judged at that threshold only: no sweep.
         sweep = ()
-        engine = engine or make_engine(options, config, dataset)
-        if engine.options.face.threshold != options.face.threshold:
-            raise ConfigError("a tracked sequence needs an engine at the configured threshold "
-                              "(make_engine(options, config, dataset))")
+        analyzer = analyzer or make_analyzer(options, config, dataset)
+        if analyzer.options.face.threshold != options.face.threshold:
+            raise ConfigError("a tracked sequence needs an analyzer at the configured threshold "
+                              "(make_analyzer(options, config, dataset))")
         fps = next((s.fps for s in dataset.samples if s.fps), None) or 30.0
         assert options.track is not None
-        source = tracked_source(engine, options.track, fps)
-    engine = engine or make_engine(options, replace(config, thresholds=sweep))
-    source = source or engine_source(engine)
+        source = tracked_source(analyzer, options.track, fps)
+    analyzer = analyzer or make_analyzer(options, replace(config, thresholds=sweep))
+    source = source or analyzer_source(analyzer)
     groups: list[list[int]] = []
     if dataset.is_sequence:
         by_seq: dict[str, list[int]] = {}
@@ -258,7 +260,7 @@ def evaluate(dataset: Dataset, options: Options | None = None,
             spent = time.perf_counter() - t0 - (load_s[0] - l0)
             i, img = loaded.popleft()
             res = judge_image(i, dataset.samples[i], img, list(regions), options, config,
-                              engine, max(0.0, spent), sweep, misses)
+                              analyzer, max(0.0, spent), sweep, misses)
             results.append(res)
             if on_image is not None:
                 on_image(i, dataset.samples[i], img,
@@ -274,7 +276,7 @@ def evaluate(dataset: Dataset, options: Options | None = None,
 
 
 def judge_image(index: int, sample: Sample, image: np.ndarray, regions: list[Region],
-                options: Options, config: EvalConfig, engine: Engine, seconds: float,
+                options: Options, config: EvalConfig, analyzer: Analyzer, seconds: float,
                 sweep: tuple[float, ...], misses: list[Miss]) -> ImageResult:
     """Judge one image's regions (found at the sweep's floor) against its labels."""
     h, w = image.shape[:2]
@@ -286,7 +288,7 @@ def judge_image(index: int, sample: Sample, image: np.ndarray, regions: list[Reg
     outside = M.outside_mask(h, w, labelled)
     changed = None
     if config.pixels:
-        changed = M.changed_pixels(image, engine.hide(image, op, spec))
+        changed = M.changed_pixels(image, Redactor(options.specs(spec)).hide(image, op))
     res = ImageResult(
         index, w, h, seconds, Counter(str(r.kind) for r in op),
         Counter(str(r.kind) for r in op if not M.overlaps_any(r.box, labelled)),
@@ -476,11 +478,11 @@ __all__ = [
     "EvalConfig",
     "EvalResult",
     "RegionSource",
-    "engine_source",
+    "analyzer_source",
     "evaluate",
     "judge_image",
     "load_rgb",
-    "make_engine",
+    "make_analyzer",
     "summarize",
     "tracked_source",
     "uses_tracking",

@@ -222,11 +222,12 @@ def load_voc(root: Path, labels: Iterable[str] | None = None, kind: str = "face"
             if b is None:
                 continue
             try:
-                box = tuple(float(b.findtext(k) or "nan") for k in
-                            ("xmin", "ymin", "xmax", "ymax"))
+                x1, y1, x2, y2 = (float(b.findtext(k) or "nan") for k in
+                                  ("xmin", "ymin", "xmax", "ymax"))
             except ValueError as err:
                 raise DatasetError(f"{xml}: a bndbox that is not four numbers") from err
-            objs.append(Obj(box, kind, name, (o.findtext("difficult") or "0").strip() == "1"))
+            objs.append(Obj((x1, y1, x2, y2), kind, name,
+                            (o.findtext("difficult") or "0").strip() == "1"))
         samples.append(Sample(img, tuple(objs)))
     if not samples:
         raise DatasetError(f"{ann}: no .xml annotations")

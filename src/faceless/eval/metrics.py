@@ -11,7 +11,9 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
+from faceless.core.geometry import iou_matrix, overlaps_any
 from faceless.core.types import Box
 
 SIZE_BUCKETS: tuple[tuple[float, float], ...] = ((0, 10), (10, 20), (20, 40), (40, 80),
@@ -44,7 +46,7 @@ def box_span(box: Box, width: int, height: int) -> tuple[int, int, int, int] | N
     return ix1, iy1, ix2, iy2
 
 
-def coverage(hidden: np.ndarray, box: Box) -> float | None:
+def coverage(hidden: npt.NDArray[np.bool_], box: Box) -> float | None:
     """Share of the box's pixels that are hidden; None when the box has no pixels."""
     h, w = hidden.shape[:2]
     span = box_span(box, w, h)
@@ -55,7 +57,7 @@ def coverage(hidden: np.ndarray, box: Box) -> float | None:
 
 
 def outside_mask(height: int, width: int, boxes: Iterable[Box], grow: float = GROW
-                 ) -> np.ndarray:
+                 ) -> npt.NDArray[np.bool_]:
     """True where a pixel lies away from every labelled box grown by `grow` per side."""
     out = np.ones((height, width), bool)
     for x1, y1, x2, y2 in boxes:
@@ -67,23 +69,16 @@ def outside_mask(height: int, width: int, boxes: Iterable[Box], grow: float = GR
     return out
 
 
-def over_redaction(hidden: np.ndarray, outside: np.ndarray) -> float:
+def over_redaction(hidden: npt.NDArray[np.bool_], outside: npt.NDArray[np.bool_]) -> float:
     """Share of the pixels outside every labelled object that are hidden."""
     return float(hidden[outside].mean()) if outside.any() else 0.0
 
 
-def changed_pixels(before: np.ndarray, after: np.ndarray,
-                   tolerance: int = CHANGE_TOLERANCE) -> np.ndarray:
+def changed_pixels(before: npt.NDArray[np.uint8], after: npt.NDArray[np.uint8],
+                   tolerance: int = CHANGE_TOLERANCE) -> npt.NDArray[np.bool_]:
     """(H, W) bool: pixels where some channel changed by more than `tolerance` levels."""
     d = np.abs(before.astype(np.int16) - after.astype(np.int16))
     return d.max(axis=2) > tolerance if d.ndim == 3 else d > tolerance
-
-
-def overlaps_any(box: Box, others: Sequence[Box]) -> bool:
-    """Whether the box shares a positive area with any of the others."""
-    x1, y1, x2, y2 = box
-    return any(min(x2, a2) > max(x1, a1) and min(y2, b2) > max(y1, b1)
-               for a1, b1, a2, b2 in others)
 
 
 def false_regions(regions: Iterable[Box], labelled: Sequence[Box]) -> int:
@@ -97,7 +92,8 @@ def recall(flags: Iterable[bool]) -> float | None:
     return sum(f) / len(f) if f else None
 
 
-def recall_by_size(objects: Iterable[tuple[float, bool]]) -> dict[str, dict[str, float]]:
+def recall_by_size(objects: Iterable[tuple[float, bool]]
+                   ) -> dict[str, dict[str, float | None]]:
     """{bucket: {"n": count, "recall": share hidden}} from (short side, hidden) pairs."""
     per: dict[str, list[bool]] = {bucket_label(lo, hi): [] for lo, hi in SIZE_BUCKETS}
     for side, ok in objects:
@@ -128,32 +124,18 @@ def longest_run(frames: Sequence[int], leaked: Sequence[bool]) -> tuple[int, int
 # --------------------------------------------------------------------------- WIDER FACE AP
 
 
-def _overlaps_plus1(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """IoU with the +1 pixel convention of the official WIDER FACE box_overlaps."""
-    ix1 = np.maximum(pred[:, None, 0], gt[None, :, 0])
-    iy1 = np.maximum(pred[:, None, 1], gt[None, :, 1])
-    ix2 = np.minimum(pred[:, None, 2], gt[None, :, 2])
-    iy2 = np.minimum(pred[:, None, 3], gt[None, :, 3])
-    iw, ih = ix2 - ix1 + 1, iy2 - iy1 + 1
-    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-    ap = (pred[:, 2] - pred[:, 0] + 1) * (pred[:, 3] - pred[:, 1] + 1)
-    ag = (gt[:, 2] - gt[:, 0] + 1) * (gt[:, 3] - gt[:, 1] + 1)
-    union = ap[:, None] + ag[None, :] - inter
-    return np.where(inter > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
-def _voc_ap(rec: np.ndarray, prec: np.ndarray) -> float:
+def _voc_ap(rec: npt.NDArray[np.float64], prec: npt.NDArray[np.float64]) -> float:
     mrec = np.concatenate(([0.0], rec, [1.0]))
     mpre = np.concatenate(([0.0], prec, [0.0]))
     for i in range(mpre.size - 1, 0, -1):
         mpre[i - 1] = max(mpre[i - 1], mpre[i])
-    i = np.where(mrec[1:] != mrec[:-1])[0]
-    return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
+    steps = np.where(mrec[1:] != mrec[:-1])[0]
+    return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
 
 
-def wider_ap(preds: Sequence[tuple[np.ndarray, np.ndarray]],
-             gts: Sequence[tuple[np.ndarray, np.ndarray]], iou: float = 0.5,
-             thresh_num: int = 1000) -> tuple[float, np.ndarray]:
+def wider_ap(preds: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]],
+             gts: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]], iou: float = 0.5,
+             thresh_num: int = 1000) -> tuple[float, npt.NDArray[np.float64]]:
     """Average precision under the official WIDER FACE protocol.
 
     preds: per image (xyxy (N, 4), score (N,)); gts: per image (xyxy (M, 4), counted (M,)
@@ -178,7 +160,7 @@ def wider_ap(preds: Sequence[tuple[np.ndarray, np.ndarray]],
         norm = (sc - lo) / (hi - lo) if hi > lo else np.ones_like(sc)
         order = np.argsort(-norm, kind="stable")
         boxes, norm = boxes[order], norm[order]
-        ov = _overlaps_plus1(boxes, gbox)
+        ov = iou_matrix(boxes, gbox, pad=1.0)  # the official +1 pixel box_overlaps
         recalled = np.zeros(len(gbox))
         proposal = np.ones(len(boxes))
         pred_recall = np.zeros(len(boxes))

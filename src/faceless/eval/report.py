@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageDraw
 
 from faceless.core.errors import ConfigError
@@ -15,8 +16,8 @@ from faceless.core.types import Box
 TILE = 112  # contact sheet tile side, pixels
 
 
-def miss_crop(image: np.ndarray, hidden: np.ndarray, box: Box, margin: float = 0.5
-              ) -> np.ndarray:
+def miss_crop(image: npt.NDArray[np.uint8], hidden: npt.NDArray[np.bool_], box: Box,
+              margin: float = 0.5) -> npt.NDArray[np.uint8]:
     """The missed box with some context, the hidden pixels tinted red, the box outlined."""
     h, w = image.shape[:2]
     x1, y1, x2, y2 = box
@@ -38,7 +39,7 @@ def miss_crop(image: np.ndarray, hidden: np.ndarray, box: Box, margin: float = 0
     return np.asarray(pil)
 
 
-def contact_sheet(crops: Sequence[tuple[np.ndarray, str]], path: Path,
+def contact_sheet(crops: Sequence[tuple[npt.NDArray[np.uint8], str]], path: Path,
                   columns: int = 8) -> Path:
     """Write the crops as a grid with a caption under each; an empty list gives a note."""
     path = Path(path)
@@ -98,9 +99,9 @@ def plot(summary: dict[str, Any], path: Path, title: str = "") -> Path:
                if s["recall"].get(k) is not None]
         if not pts:
             continue
-        xs, ys, ts = zip(*pts, strict=True)
-        a2.plot(np.array(xs) * 100, ys, marker="o", label=k)
-        for x, y, t in zip(xs, ys, ts, strict=True):
+        overs, ys, ts = zip(*pts, strict=True)
+        a2.plot(np.array(overs) * 100, ys, marker="o", label=k)
+        for x, y, t in zip(overs, ys, ts, strict=True):
             a2.annotate(f"{t:g}", (x * 100, y), fontsize=7, xytext=(3, -9),
                         textcoords="offset points")
         op = kinds[k]

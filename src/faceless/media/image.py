@@ -279,8 +279,8 @@ def write_image(
             f"{path}: cannot write images with the suffix {path.suffix!r}; use one of {supported}"
         )
 
-    keeps_alpha = source.alpha is not None and fmt in ("PNG", "WEBP", "TIFF")
-    array = np.dstack((pixels, source.alpha)) if keeps_alpha else pixels
+    alpha = source.alpha if fmt in ("PNG", "WEBP", "TIFF") else None
+    array = pixels if alpha is None else np.dstack((pixels, alpha))
     im = Image.fromarray(np.ascontiguousarray(array))
     params = _save_params(fmt, source, options, im.size)
     buffer = io.BytesIO()

@@ -8,10 +8,10 @@ import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from faceless.core.errors import PlanError
-from faceless.core.types import Decision, Kind, Origin, Region
+from faceless.core.types import Box, Decision, Kind, Origin, Region
 
 PLAN_SCHEMA = "faceless.plan"
 PLAN_VERSION = 1
@@ -147,7 +147,9 @@ def region_to_dict(r: Region) -> dict[str, Any]:
 
 def region_from_dict(d: dict[str, Any]) -> Region:
     try:
-        return Region(tuple(float(v) for v in d["box"]), Kind(d.get("kind", "face")),
+        # Region itself rejects a box that is not four numbers.
+        box = cast(Box, tuple(float(v) for v in d["box"]))
+        return Region(box, Kind(d.get("kind", "face")),
                       float(d.get("score", 1.0)), Origin(d.get("origin", "manual")),
                       Decision(d.get("decision", "redact")),
                       None if d.get("track") is None else int(d["track"]), str(d.get("reason", "")))

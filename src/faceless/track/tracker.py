@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from faceless.core.errors import ConfigError
 from faceless.core.geometry import iou_matrix
@@ -36,18 +37,15 @@ class TrackOptions:
     # Plates and text only: a detection within this many box sizes of a track's prediction,
     # per frame since the track was last found, continues it even without overlap (they are
     # searched every few frames; 0 turns it off). Per frame, because a new track has no
-    # velocity yet: a plate found again 6 or 12 frames later has moved 2 or 4 times as far as
-    # one found 3 frames later (bench/plates_temporal.py).
+    # velocity yet: the longer since it was found, the further the plate has moved.
     sparse_link: float = 0.5
     # Plates and text: undetected frames a track may bridge. Searched every few frames, they
-    # are missed a whole search at a time: 15 frames is two missed searches at every 6th
-    # frame. Measured (bench/plates_temporal.py, seed 1): 24 leaks 8% fewer plate-frames at
-    # every 3rd frame and 6% fewer at every 6th than 15. Lengthens the window (frames held).
+    # are missed a whole search at a time, so they need a longer bridge than faces (the
+    # faces' 15 is only two missed searches at every 6th frame). Lengthens the window.
     sparse_gap: int = 24
     smooth: float = 0.6  # weight of the newest box in the smoothed box of a track
     # Add a smoothed, motion-grown box beside every detection so the mask does not jitter.
-    # Off by default: measured by bench/temporal.py it more than doubled over-redaction
-    # (+1.2 points on the synthetic clips) while hiding no extra face-frame.
+    # Off by default: it adds a lot of over-redaction and hides no face the raw boxes miss.
     stabilize: bool = False
     speed_margin: float = 1.0  # grow added boxes by this many frames of motion on each side
     cut_threshold: float = 35.0  # see track.cuts.CutDetector
@@ -58,8 +56,8 @@ class TrackOptions:
     hold: int = 45
     hold_min_match: float = 0.7
     hold_reach: float = 0.5
-    # A held box overlapping a region of the frame this much (IoU) is redundant. Measured:
-    # ending holds on a box half inside another region instead lost more than it saved.
+    # A held box overlapping a region of the frame this much (IoU) is redundant: that object
+    # is hidden already. IoU, not containment: ending holds half inside a box loses more.
     hold_iou: float = 0.5
     hold_core: float = 0.85  # the look is the central part of the box (less background)
     hold_margin: float = 0.5  # grow held boxes by this many frames of motion on each side
@@ -67,8 +65,8 @@ class TrackOptions:
     # plate track is followed by its look backwards from its first detection, over up to this
     # many earlier frames that the window still holds, while the match stays at least
     # `back_hold_min_match`. Needs the frames' pixels and `hold` > 0; 0 turns it off.
-    # Measured on the fisheye parking-lot clip: the right place matched 0.69-0.96 frame to
-    # frame (0.69 with the plate at the frame's edge), hence below the faces' 0.7.
+    # Its threshold is below the faces': a plate's right place matches less strongly from
+    # frame to frame, least near the frame's edge.
     back_hold: int = 12
     back_hold_min_match: float = 0.6
 
@@ -124,11 +122,11 @@ class _Frame:
     cut: bool = False
     added: dict[int, Region] = field(default_factory=dict)  # track id -> added region
     # Reduced grey copy of the frame, for following plates backwards (dropped with the frame)
-    thumb: np.ndarray | None = None
+    thumb: npt.NDArray[np.uint8] | None = None
     thumb_scale: float = 1.0
 
 
-def _cxcywh(b: Box) -> np.ndarray:
+def _cxcywh(b: Box) -> npt.NDArray[np.float64]:
     x1, y1, x2, y2 = b
     return np.array([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], np.float64)
 
@@ -138,7 +136,7 @@ def _cxcywh(b: Box) -> np.ndarray:
 THUMB_SIDE = 1280
 
 
-def _thumb(image: np.ndarray) -> tuple[np.ndarray, float]:
+def _thumb(image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], float]:
     """A grey copy of an RGB frame with its long side at most THUMB_SIDE, and its scale."""
     h, w = image.shape[:2]
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
@@ -146,10 +144,11 @@ def _thumb(image: np.ndarray) -> tuple[np.ndarray, float]:
     if k < 1.0:
         grey = cv2.resize(grey, (max(1, round(w * k)), max(1, round(h * k))),
                           interpolation=cv2.INTER_AREA)
-    return grey, k
+    # OpenCV's stubs drop the dtype; grey conversion and resizing keep uint8.
+    return cast(npt.NDArray[np.uint8], grey), k
 
 
-def _xyxy(v: np.ndarray, margin: float = 0.0) -> Box:
+def _xyxy(v: npt.NDArray[np.float64], margin: float = 0.0) -> Box:
     cx, cy, w, h = v
     w, h = max(w, 1.0), max(h, 1.0)
     return (cx - w / 2 - margin, cy - h / 2 - margin, cx + w / 2 + margin, cy + h / 2 + margin)
@@ -159,9 +158,9 @@ def _xyxy(v: np.ndarray, margin: float = 0.0) -> Box:
 class _Track:
     id: int
     kind: Kind
-    state: np.ndarray  # cx, cy, w, h of the last detection
-    smooth: np.ndarray  # smoothed cx, cy, w, h
-    velocity: np.ndarray  # per second
+    state: npt.NDArray[np.float64]  # cx, cy, w, h of the last detection
+    smooth: npt.NDArray[np.float64]  # smoothed cx, cy, w, h
+    velocity: npt.NDArray[np.float64]  # per second
     last_seq: int
     last_t: float
     first_seq: int
@@ -174,7 +173,7 @@ class _Track:
     patch: Patch | None = None  # its look in its latest frame (visual hold), nothing older
     held: int = 0  # frames followed by look alone since the detector last found it
 
-    def predict(self, t: float) -> np.ndarray:
+    def predict(self, t: float) -> npt.NDArray[np.float64]:
         p = self.state + self.velocity * (t - self.last_t)
         p[2:] = np.maximum(p[2:], self.state[2:] * 0.5)  # sizes never collapse
         return p
@@ -194,7 +193,7 @@ class Tracker:
         self._next_id = 1
         self._seq = 0
         self._blind: Mapping[Kind, int] = {}
-        self._image: np.ndarray | None = None  # the frame being pushed (never kept after)
+        self._image: npt.NDArray[np.uint8] | None = None  # the frame being pushed, never kept
         self.summaries: dict[int, TrackSummary] = {}
 
     # ---------------------------------------------------------------- public
@@ -202,7 +201,7 @@ class Tracker:
     def push(self, ref: FrameRef, detections: Iterable[Region],
              candidates: Iterable[Region] = (), *, cut: bool = False,
              payload: Any = None, blind: int | Mapping[Kind, int] = 0,
-             image: np.ndarray | None = None
+             image: npt.NDArray[np.uint8] | None = None
              ) -> list[tuple[FrameRef, list[Region], Any]]:
         """Add one frame; returns the frames (ref, regions, payload) whose regions are final.
 
@@ -354,8 +353,9 @@ class Tracker:
             if o.confirm_hits <= 1:
                 self._confirm(tr)
 
-    def _near(self, preds: np.ndarray, boxes: np.ndarray, since: np.ndarray,
-              used_t: set[int], used_d: set[int]) -> list[tuple[int, int]]:
+    def _near(self, preds: npt.NDArray[np.float64], boxes: npt.NDArray[np.float64],
+              since: npt.NDArray[np.float64], used_t: set[int], used_d: set[int]
+              ) -> list[tuple[int, int]]:
         """Unmatched (track, detection) pairs whose centres lie close, nearest first.
 
         Close: within `sparse_link` times the larger side of the predicted box for each of the

@@ -200,3 +200,26 @@ class Ahead(Generic[T, U]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def stages(frames: Iterator[T], encode: Callable[[U], None], pipelined: bool
+           ) -> Iterator[tuple[Iterator[T], Callable[[U], None], Callable[[], None]]]:
+    """Decode ahead and encode behind the caller's thread, or all in one thread.
+
+    Yields (frames, submit, finish): iterate the frames, `submit` each result for encoding,
+    call `finish` when done. Either way the frames, results and pixels are the same; any
+    stage's error propagates and the other stages stop (the caller's atomic output then
+    removes the partial file).
+    """
+    if not pipelined:
+        yield frames, encode, lambda: None
+        return
+    worker: Worker[U] = Worker(encode, depth=4, name="faceless-encode")
+    with Prefetch(frames, depth=4, name="faceless-decode") as ahead:
+        try:
+            yield ahead, worker.submit, worker.finish
+        except BaseException:
+            worker.abort()
+            raise
+        worker.finish()
