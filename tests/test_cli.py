@@ -143,6 +143,24 @@ def test_usage_errors_exit_2(argv, capsys):
     assert code == 2
 
 
+@pytest.mark.parametrize("error", [ValueError("29 is not a valid Type"), KeyError("boxes"),
+                                   RuntimeError("stack smashed")])
+def test_a_bug_exits_3_and_says_it_is_a_bug(tmp_path, capsys, monkeypatch, error):
+    """An unexpected exception inside faceless is a bug: exit 3 (never 2, which means the
+    user's options were wrong), with a message that says so and asks for a report."""
+    import faceless.cli.run as run_command
+
+    def broken(*args, **kwargs):
+        raise error
+
+    photo(tmp_path / "a.png")
+    monkeypatch.setattr(run_command, "anonymize_file", broken)
+    code, _, err = run(["run", tmp_path / "a.png"], capsys)
+    assert code == 3
+    assert "internal error" in err and "a bug in faceless" in err and "report" in err
+    assert type(error).__name__ in err
+
+
 def test_json_summary(tmp_path, capsys):
     photo(tmp_path / "a.png")
     code, out, _ = run(["run", tmp_path / "a.png", "--json"], capsys)

@@ -9,7 +9,7 @@ the tracker adds what single frames miss. With or without workers the regions ar
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -123,7 +123,7 @@ class VideoAnalysis:
         self._job: FrameJob | None = None
         self._look: Look | None = None
 
-    def run(self, frames: Iterator[VideoFrame]) -> Iterator[Analysed]:
+    def run(self, frames: Iterator[VideoFrame]) -> Generator[Analysed, None, None]:
         """(ref, regions, the VideoFrame or None) for each frame, in order.
 
         With workers, close the iterator (or exhaust it) to stop their threads.
