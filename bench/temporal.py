@@ -69,8 +69,7 @@ GIRL = VIDEOS / "otb-girl" / "Girl"
 FPS = 30
 COVER = 0.7  # share of a face box that must be masked (redaction_eval's --cover)
 # Judged by output pixels (--tool): a pixel is changed when a channel differs by more than
-# this after both videos are decoded. Re-encoding alone moves 99.9% of pixels by less (see
-# docs/benchmarks-temporal.md, "Peers judged by output pixels").
+# this after both videos are decoded: above what re-encoding alone moves nearly every pixel by.
 CHANGED = 24
 GROW = 0.2  # over-redaction ignores labelled boxes grown this much per side (redaction_eval)
 CONTEXT = 2.4  # a face crop is this many times the face box, centred on it
@@ -611,7 +610,7 @@ def generate(specs: list[ClipSpec], frames: int, seed: int, out: Path) -> list[P
     for spec in specs:
         hd = spec in HD_CLIPS
         clipset = HD_CLIPS if hd else CLIPS
-        if hd not in sprites:  # the default set's draws are those it always had
+        if hd not in sprites:  # CLIPS draw from `seed`, HD_CLIPS from [seed, 1080]
             rng = np.random.default_rng([seed, 1080] if hd else seed)
             sprites[hd] = pick_sprites(sum(s.faces for s in clipset), rng,
                                        HD_MIN_SIDE if hd else 56.0)

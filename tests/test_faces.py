@@ -312,7 +312,7 @@ def test_thorough_preset_and_its_validation():
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 @pytest.mark.parametrize("side", [64, 160])
 def test_both_models_find_a_dark_low_contrast_face(side, precision):
-    """Night footage: a fully quantized model lost these; the shipped int8 one must not."""
+    """Night footage: a fully quantized model loses these; the shipped int8 one must not."""
     frame, face = portrait_scene(side=side, size=(side + 64, side + 48))
     x = frame.astype(np.float32)
     dark = np.clip(((x - x.mean()) * 0.15 + x.mean()) * 0.4, 0, 255).astype(np.uint8)

@@ -62,8 +62,7 @@ def test_anonymize_image_hides_the_face(astronaut):
     out = anonymize_image(astronaut)
     # The face itself (brows to chin) is hidden whole; the labelled head box, which reaches up
     # into the hair, mostly (redaction_eval counts a face hidden from 70%). The head box's
-    # share moves with the int8 network's kernels: 0.894 on an AVX2-only CPU, above 0.9 with
-    # VNNI.
+    # share moves a little with each CPU's int8 kernels, hence the margin.
     assert changed_fraction(astronaut, out, (190, 75, 262, 170)) > 0.99
     assert changed_fraction(astronaut, out, FACE_512) > 0.85
     assert np.array_equal(out[-60:, -60:], astronaut[-60:, -60:]), "far corner must stay"

@@ -133,7 +133,7 @@ def test_on_cuda_each_input_shape_bucket_gets_its_own_session(astronaut, monkeyp
     crop = np.ascontiguousarray(astronaut[:300, :450])  # 320x480 at the stride, 384x512 here
     got, want = det.detect(crop).xyxy, _cpu_boxes(crop)
     # Within 2 px of a ~90x120 px box: the padding's rows still reach the network's far
-    # corners (1.08 px with a Zen 4's AVX-512 VNNI kernels, under 1 on the earlier CPUs).
+    # corners, by about a pixel, a little more or less with each CPU's int8 kernels.
     assert len(got) == len(want) == 1 and abs(got - want).max() < 2.0
     shaped = det._sessions.by_shape
     assert (gpu_bucket(320), gpu_bucket(480)) == (384, 512) and (384, 512) in shaped

@@ -26,11 +26,12 @@ with VideoWriter(out, probe_video(src), VideoOptions(bframes=bframes)) as writer
 
 @pytest.mark.parametrize("bframes", ["0", "own"])
 def test_two_processes_write_the_same_bytes(tmp_path: Path, bframes: str) -> None:
-    """x264's AVX-512 MB-tree code read memory it never wrote on rows that are not a multiple of
-    8 macroblocks (this clip is 6 wide), so the output depended on the heap. glibc fills new heap
-    memory with MALLOC_PERTURB_'s pattern: each process gets different garbage (elsewhere the
-    variable is ignored, and on CPUs without AVX-512 the test cannot fail). The fault showed
-    with the presets' own B-frames (`--preset`); faceless's default has none."""
+    """The output does not depend on what the heap holds. x264's AVX-512 MB-tree code reads
+    memory it never wrote on rows that are not a multiple of 8 macroblocks (this clip is 6
+    wide). glibc fills new heap memory with MALLOC_PERTURB_'s pattern: each process gets
+    different garbage (elsewhere the variable is ignored, and on CPUs without AVX-512 the test
+    cannot fail). The fault shows with the presets' own B-frames (`--preset`); faceless's
+    default has none, and both are checked."""
     src = make_video(tmp_path / "src.mp4", 40, size=(96, 64))
     digests = []
     for perturb in ("85", "170"):

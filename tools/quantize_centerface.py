@@ -5,18 +5,17 @@
 
 Static QDQ quantization with ONNX Runtime's own tooling: weights int8 per output channel,
 activations uint8 with ranges (MinMax) calibrated on frames that are NOT in the recall
-benchmarks. The first FP32_CONVS convolutions stay fp32: fully quantized, the model lost dark,
-low-contrast faces (on 120 darkened kaggle images, contrast x0.15 and brightness x0.4: 38% of
-the faces fp32 finds 96% of; first 3 convs fp32: 91%; first 5: 95.3%), at ~15% of the speed-up
-(a 640x360 pass: fp32 64 ms, all int8 29 ms, first 5 fp32 36 ms of CPU; python bench/dark.py).
-Calibrating on darkened copies as well did not help (41%).
-Calibration frames:  (dlib's example photos and frames of the PETS 2009 and EgoBlur demo videos in
-../shared/data), so the recall figures measured on kaggle-face-mask and WIDER are held out.
+benchmarks. The first FP32_CONVS convolutions stay fp32: fully quantized, the model loses dark,
+low-contrast faces (`python bench/dark.py` compares them), and keeping the first layers fp32
+gives most of them back for a small part of the speed-up.
+Calibration frames: dlib's example photos and frames of the PETS 2009 and EgoBlur demo videos in
+../shared/data, so the recall figures measured on kaggle-face-mask and WIDER are held out.
 The graph is first repaired exactly as faceless repairs it at load time (weights out of the
 graph inputs, symbolic H/W) and moved to opset 13 (per-channel scales need it); the result is
 repaired once more (the quantizer adds fixed-size value_info), so faceless loads it as it is.
 
-Measured: docs/benchmarks.md, "The int8 model".
+Every variant's recall and CPU, and why the default was chosen:
+docs/decisions/0001-int8-face-model.md.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Build faceless's partially int8 PP-OCRv4 text-detection network from the fp32 graph in
-the `rapidocr-onnxruntime` wheel (reproducible; shipped since session 5 as
+the `rapidocr-onnxruntime` wheel (reproducible; it ships as
 src/faceless/models/ppocr-det-int8.onnx, sha256 pinned in faceless.detect.ocr).
 
     python tools/quantize_ppocr_det.py src/faceless/models/ppocr-det-int8.onnx   # the default
     python tools/quantize_ppocr_det.py /tmp/ppq/fold.onnx --fp32-only   # exact rewrite, no int8
     python tools/quantize_ppocr_det.py /tmp/ppq/all.onnx --fp32 ''      # everything int8
-    python tools/quantize_ppocr_det.py /tmp/ppq/old.onnx --fp32 '' --no-fold  # the 2026-11-26 try
+    python tools/quantize_ppocr_det.py /tmp/ppq/nofold.onnx --fp32 '' --no-fold  # unfolded graph
 
 Static QDQ quantization with ONNX Runtime's own tooling, as tools/quantize_centerface.py:
 weights int8 per output channel, activations uint8, MinMax ranges. What differs:
@@ -13,47 +13,26 @@ weights int8 per output channel, activations uint8, MinMax ranges. What differs:
 * The graph is first rewritten exactly (--no-fold skips it). The paddle2onnx export keeps
   every weight in a Constant node, leaves each "mobile one" block's scalar scale and shift
   (x * s + t) as Mul/Add nodes after its convolution, spells hard-swish as Add/Clip/Mul/Div and
-  follows it with a learnable affine block (x * a + b); ONNX Runtime fuses none of these
-  (ORT_ENABLE_ALL still runs 86 Mul and 89 Add nodes, and they break its NCHWc chains with ~90
-  reorder nodes). s, t go into the convolution's weights and bias, a, b into a following
-  unpadded 1x1 convolution (a padded one would see 0 instead of b at the border: left alone),
-  hard-swish becomes one HardSwish node (opset 14): 672 -> 182 nodes, the same probability map
-  (max abs difference 5e-5, identical recall), 1.15-1.37x less CPU on its own; and int8
-  rounds the activations at fewer points.
+  follows it with a learnable affine block (x * a + b); ONNX Runtime fuses none of these, and
+  they break its NCHWc chains with reorder nodes. s, t go into the convolution's weights and
+  bias, a, b into a following unpadded 1x1 convolution (a padded one would see 0 instead of b
+  at the border: left alone), hard-swish becomes one HardSwish node (opset 14): the same
+  probability map from far fewer nodes; and int8 rounds the activations at fewer points.
 * What stays fp32 (--fp32): by default the whole backbone (PP-LCNetV3) and the neck's four
   1x1 "in" convolutions that read it (neck-in); the rest of the FPN neck and the DB head are
   int8. The backbone cannot be quantized after training: its re-parameterised blocks make
-  heavy-tailed activations (a max 3x the 99.99th percentile from the 3rd convolution on), the
-  error compounds layer by layer (SQNR of the int8 graph against fp32: 15 dB after 3
-  convolutions, 1-5 dB at the neck), and keeping the first 5 convolutions, the SE branches or
-  the head fp32 does not help (the text mask agrees with fp32's at IoU 0.29-0.42 in every
-  such variant). With the backbone fp32 it is 0.93, with neck-in too 0.98. The neck and head
-  are where the time goes (3x3 convolutions and a transposed convolution at 1/4 and 1/2
-  resolution), so the backbone costs little to keep.
+  heavy-tailed activations and the error compounds layer by layer, whatever else is kept
+  fp32. The neck and head are where the time goes (3x3 convolutions and a transposed
+  convolution at 1/4 and 1/2 resolution), so the backbone costs little to keep.
 * Calibration inputs are exactly what faceless's plate search feeds the network (captured
   from `TextModel._run` while `PlateDetector.detect` runs): 1024x1088 windows and the coarse
   pass of 8 frames of the 2560x1920 EgoBlur fisheye clip of parked cars (street frames with
   real plates), 8 PETS 2009 frames (upscaled to 640 px), 6 of the EgoBlur talking head: 70
   inputs, none of them a frame of the recall benchmarks (openalpr, CCPD, MOT17).
-  Percentile ranges (--method percentile) were tried and were no better.
 
-Measured (every variant: docs/plates-notes.md, "The int8 text network"; a shared
-2-core AMD EPYC with AVX512-VNNI, CPU time; ONNX Runtime 1.32):
-
-| network | h=12 | h=16 | h=24 | h=64 | false | net CPU 1280x736 | openalpr |
-|---|---|---|---|---|---|---|---|
-| fp32 (shipped) | 43.7% | 69.7% | 88.2% | 97.9% | 30 | 276 ms | 98.2% |
-| folded fp32 (--fp32-only) | same | same | same | same | same | 202-221 ms | - |
-| all int8 (--fp32 '') | not run: mask IoU with fp32 0.42 | | | | | 127-131 ms | - |
-| default (backbone + neck-in fp32) | 45.8% | 69.7% | 88.7% | 97.9% | 27 | 144-159 ms | 98.2% |
-
-(recall: `python bench/plates_video_recall.py --heights 12,16,24,64 --every 1`, 238 plates per
-height pasted into MOT17 frames at 1080p; the network's CPU: median of 12-15 interleaved runs.)
-At 720p (--size 720p --every 1): fp32 34.9 / 66.0 / 83.2 / 96.2%, 12 false; default 35.3 /
-66.4 / 83.2 / 96.2%, 12 false. `bench/plates_speed.py`, text network per searched frame: 720p
-323 -> 159 ms, 1080p 858 -> 517 ms. The bytes depend on ONNX Runtime's quantizer and on how
-the calibration frames decode: rebuilt here, the default gives sha256
-db5f8d92c71db1bf713e90acccd16171bd9e538c95bd79cc25a3a7358d4d299d.
+Every variant's recall and CPU, and why the default was chosen:
+docs/decisions/0002-int8-text-network.md. The bytes depend on ONNX Runtime's quantizer and on
+how the calibration frames decode, so a rebuild elsewhere may not match the pinned sha256.
 """
 
 from __future__ import annotations
@@ -359,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("output", type=Path)
     ap.add_argument("--no-fold", dest="fold", action="store_false",
-                    help="quantize the exported graph as it is (the rejected recipe)")
+                    help="quantize the exported graph as it is, without the exact rewrite")
     ap.add_argument("--fp32-only", action="store_true",
                     help="write the folded fp32 graph, no quantization")
     ap.add_argument("--fp32-convs", type=int, default=0,
@@ -456,8 +435,8 @@ def main(argv: list[str] | None = None) -> int:
                     or (n.op_type == "ConvTranspose" and 62 in nums)]
         reader = Reader() if blobs else None
         # ORT warns "Axis 1 is out-of-range for weight 'batch_norm_1.w_0'": the head's
-        # BatchNormalization after the first ConvTranspose (ORT does not fold it); the figures
-        # in the docstring were measured with that warning.
+        # BatchNormalization after the first ConvTranspose (ORT does not fold it). Expected:
+        # the shipped network was built with it too.
         quantize_static(str(pre), str(a.output), reader, quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, nodes_to_exclude=keep,

