@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -125,24 +122,6 @@ def test_the_library_never_prints(tmp_path, capsys):
     E.evaluate(ds, config=E.EvalConfig(thresholds=()), source=lambda fr: ([] for _ in fr))
     assert capsys.readouterr() == ("", "")
 
-
-def test_eval_layering():
-    """eval may use the pipeline and what it is made of (track too), never the CLI."""
-    import faceless
-
-    allowed = {"core", "anonymize", "detect", "media", "plan", "track", "analyze", "options",
-               "eval"}
-    for path in sorted((Path(faceless.__file__).parent / "eval").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            for n in names:
-                parts = n.split(".")
-                if parts[0] == "faceless" and len(parts) > 1:
-                    assert parts[1] in allowed, f"{path.name} imports {n}"
 
 
 def test_a_tracked_sequence_needs_the_configured_analyzer(tmp_path):
