@@ -25,8 +25,9 @@ def plan_name(src: Path) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="write the plan of what to hide (JSON), change nothing",
-                       description="Find faces and write a plan per input (docs/plan-schema.md). "
-                                   "Edit it if needed, then apply it with `faceless render`.")
+                       description="Find faces and write a plan per input "
+                                   "(docs/reference/plan-schema.md). Edit it if needed, then "
+                                   "apply it with `faceless render`.")
     p.add_argument("inputs", nargs="+", help="image or video files, or folders")
     p.add_argument("-o", "--output", type=Path,
                    help="plan file, or folder for several inputs; default NAME.plan.json "

@@ -68,8 +68,9 @@ def package_file(package: str, name: str) -> Path:
         ) from err
     path = Path(str(ref))
     if not path.is_file():
+        dist = package.split(".")[0]  # the distribution that installs the package
         raise ModelError(f"{name!r} is missing from the installed package {package!r}; "
-                         f"reinstall it with `pip install --force-reinstall {package}`")
+                         f"reinstall it with `pip install --force-reinstall {dist}`")
     return path
 
 

@@ -17,6 +17,9 @@ is then judged by what a plate looks like:
 A plate's box is the union of the line grown by `grow_x` / `grow_up` / `grow_down` (plates
 carry a state or city name above the number and a slogan below), the plate rectangle when
 one was found, and the other text lines that lie inside the plate.
+
+One module, over the usual size: the three tests, the plate rectangle and the options they
+share are one decision, read and tuned together.
 """
 
 from __future__ import annotations

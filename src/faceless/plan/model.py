@@ -1,4 +1,4 @@
-"""Plan data model and its JSON form (schema documented in docs/plan-schema.md)."""
+"""Plan data model and its JSON form (schema documented in docs/reference/plan-schema.md)."""
 
 from __future__ import annotations
 
