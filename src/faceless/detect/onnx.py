@@ -199,7 +199,7 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
 # (docs/decisions).
 GPU_SESSIONS = 16  # sessions per model at most (see ShapedSessions.fit for the rest)
 
-# Threads that run many passes side by side (the video pipeline's look-ahead workers) each
+# Threads that run many passes side by side (a video analysis's look-ahead workers) each
 # use a single-threaded session on the CPU: ONNX Runtime's intra-op threads wait at every
 # operator, so passes side by side on one thread each get more done than one after the
 # other on several threads (docs/decisions).

@@ -145,7 +145,8 @@ def _x264_cpu_without_avx512() -> int | None:
 
 def x264_same_bytes() -> dict[str, str]:
     """libx264 options that make its output the same in every process on this machine (empty
-    where nothing is needed): see _x264_cpu_without_avx512. VideoWriter always uses them."""
+    where nothing is needed): see _x264_cpu_without_avx512 and docs/decisions/0018. VideoWriter
+    always uses them."""
     cpu = _x264_cpu_without_avx512()
     return {} if cpu is None else {"x264-params": f"asm={cpu}"}
 

@@ -54,8 +54,8 @@ def _rgb_to_yuv420(rgb: np.ndarray, matrix: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Y, U and V planes of an even-sized RGB picture (chroma: the mean of each 2x2 block).
 
-    OpenCV instead of swscale: swscale's RGB input path is plain C and slower (`python
-    bench/hotspots.py colour`), and the matrix is the same one the decoder inverted.
+    OpenCV instead of swscale, whose RGB input path is plain C and slower
+    (docs/decisions/0017); the matrix is the same one the decoder inverted.
     """
     ycc = cv2.transform(rgb, matrix)  # uint8, rounded and saturated
     h, w = rgb.shape[:2]

@@ -50,11 +50,10 @@ class VideoOptions:
     codec: str = "libx264"
     crf: int = 18  # quality: lower is better
     # veryfast: far less encoder CPU than medium for slightly larger files; the CRF sets the
-    # quality, so the preset trades only size for speed (bench/encode.py).
+    # quality, so the preset trades only size for speed (docs/decisions/0004).
     preset: str = "veryfast"
-    # x264 B-frames (None: the preset's own, 3 from superfast to medium). 0 by default:
-    # less encoder CPU, a sizeable share of the total on few cores, for slightly larger files
-    # at the same quality. An explicit --preset on the command line keeps the preset's own.
+    # x264 B-frames; None keeps the preset's own (as an explicit --preset does). Zero saves
+    # encoder CPU for slightly larger files at the same quality (docs/decisions/0004).
     bframes: int | None = 0
     audio: AudioMode = AudioMode.DROP
     keep_metadata: bool = False
