@@ -5,6 +5,8 @@ edges) and tags each labelled object with a kind (face, plate, person, head). An
 `ignore` is neither a hit nor a miss (WIDER faces outside the chosen subset, MOT persons that
 the benchmark does not count, crowd boxes), but still counts as "labelled" when over-redaction
 and false regions are judged.
+
+One module, over the usual size: one short loader per format, sharing the parsing helpers.
 """
 
 from __future__ import annotations

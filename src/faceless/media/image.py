@@ -1,4 +1,8 @@
-"""Read still images into upright RGB arrays and write them back with metadata stripped."""
+"""Read still images into upright RGB arrays and write them back with metadata stripped.
+
+One module, over the usual size: reading and writing share the format tables and the
+metadata rules (what is kept, what never is), which are read together.
+"""
 
 from __future__ import annotations
 

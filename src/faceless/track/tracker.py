@@ -5,6 +5,9 @@ the regions tracking added. A raw detection is never removed or moved (it may ga
 id). Everything added carries `origin=tracked`, the track id and a reason. Given the frames'
 pixels, a face track whose detector falls silent is held by its own look for a bounded time
 (track.hold): tracking of one object, never identification.
+
+One module, over the usual size: matching, holding, bridging gaps, the backward hold and
+emitting frames are one algorithm over the same track state, read together.
 """
 
 from __future__ import annotations
@@ -227,7 +230,10 @@ class Tracker:
         if self._image is not None and o.back_hold > 0:
             frame.thumb, frame.thumb_scale = _thumb(self._image)
         try:
-            for kind in {*by_kind, *(t.kind for t in self._tracks)}:
+            # Kinds in a fixed order, so track ids (and so plans) are the same in every
+            # process: a set's order would follow Python's hash seed.
+            present = {*by_kind, *(t.kind for t in self._tracks)}
+            for kind in (k for k in Kind if k in present):
                 self._step_kind(frame, kind, by_kind.get(kind, []),
                                 [c for c in cands if c.kind == kind])
         finally:
