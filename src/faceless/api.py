@@ -19,9 +19,9 @@ from faceless.analyze.concurrency import stages
 from faceless.analyze.video import VideoAnalysis, lookahead, tracker_for
 from faceless.anonymize.operators import OperatorSpec
 from faceless.anonymize.redactor import Redactor
+from faceless.core.digest import sha256_file
 from faceless.core.errors import ConfigError, PlanError, UnsupportedFormatError
 from faceless.core.types import Decision, Region
-from faceless.detect.base import sha256_file
 from faceless.media.files import atomic_output, check_paths, default_output
 from faceless.media.image import IMAGE_EXTENSIONS, read_image, write_image
 from faceless.media.video import (

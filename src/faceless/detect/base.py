@@ -8,10 +8,8 @@ when it is built, and never probes for methods afterwards.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -89,12 +87,3 @@ class ScaledDetector(Detector, Protocol):
     def detect(self, image: np.ndarray, passes: Sequence[float] | None = None) -> Detections:
         """As Detector.detect, at the scales `passes` when given."""
         ...
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks so large media do not fill memory."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()

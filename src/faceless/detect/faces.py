@@ -210,7 +210,7 @@ class CenterFaceDetector(CandidateDetector):
     def card(self) -> ModelCard:
         if self.options.model_path is None:
             return CENTERFACE_INT8_CARD if self.options.precision == "int8" else CENTERFACE_CARD
-        from faceless.detect.base import sha256_file
+        from faceless.core.digest import sha256_file
 
         p = self.options.model_path
         return ModelCard(p.stem, sha256_file(p), "unknown (user-supplied)", str(p))

@@ -25,8 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from faceless.core.digest import sha256_file
 from faceless.core.errors import AnalysisError, ModelError
-from faceless.detect.base import ModelCard, sha256_file
+from faceless.detect.base import ModelCard
 from faceless.detect.boxes import tile_starts
 from faceless.detect.onnx import (
     PRECISIONS,
