@@ -26,11 +26,14 @@ ALLOWED: dict[str, set[str]] = {
     "analyze": {"core", "analyze", "detect", "media", "options", "track"},
     "api": {"core", "analyze", "anonymize", "detect", "media", "options", "plan", "track"},
     "batch": {"core", "batch", "media"},
+    "audit": {"core", "plan", "audit"},
+    "check": {"core", "analyze", "anonymize", "api", "audit", "check", "detect", "media",
+              "options", "plan", "track"},
     "eval": {"core", "analyze", "anonymize", "eval", "media", "options", "track"},
     "samples": set(),
     "models": set(),
-    "cli": {"core", "analyze", "anonymize", "api", "batch", "detect", "eval", "media",
-            "options", "plan", "samples", "track", "cli"},
+    "cli": {"core", "analyze", "anonymize", "api", "audit", "batch", "check", "detect", "eval",
+            "media", "options", "plan", "samples", "track", "cli"},
     # The top-level package re-exports the API lazily: it imports api, options and plan on
     # first use of a name (test_import_faceless_is_quiet), and for type checkers.
     "__init__": {"core", "api", "options", "plan"},

@@ -161,6 +161,20 @@ def test_a_bug_exits_3_and_says_it_is_a_bug(tmp_path, capsys, monkeypatch, error
     assert type(error).__name__ in err
 
 
+def test_names_with_brackets_are_printed_as_they_are(tmp_path, capsys):
+    """Rich markup in a file name ("[/]", "[bold]") is the user's text, never markup: the
+    run goes on and names the file exactly."""
+    folder = tmp_path / "case[bold]"
+    photo(folder / "a[" / "]ok.png")
+    bad = folder / "[/]x" / "broken.jpg"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not a jpeg")
+    code, _, err = run(["run", folder, "-o", tmp_path / "out"], capsys)
+    assert code == 1
+    assert "1 done, 1 failed" in err
+    assert str(bad) in err and "]ok.png" in err
+
+
 def test_json_summary(tmp_path, capsys):
     photo(tmp_path / "a.png")
     code, out, _ = run(["run", tmp_path / "a.png", "--json"], capsys)

@@ -94,7 +94,10 @@ class Options:
                 "sparse": asdict(self.sparse),
                 "track": None if self.track is None else asdict(self.track),
                 "schedule": None if self.schedule is None or self.track is None
-                else asdict(self.schedule)}
+                else asdict(self.schedule),
+                # What the release keeps besides pixels (a leak check reads it).
+                "audio": str(self.video.audio),
+                "keep_metadata": self.video.keep_metadata or self.image.keep_metadata}
 
 
 def _recordable(settings: dict[str, object]) -> dict[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,6 +25,7 @@ from rich.progress import (
 )
 
 from faceless.anonymize.operators import Operator, OperatorSpec, Shape
+from faceless.audit import AuditLog
 from faceless.core.errors import ConfigError, FacelessError
 from faceless.core.types import Kind
 from faceless.detect.faces import FaceOptions
@@ -142,6 +145,44 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
+def add_audit_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("audit")
+    g.add_argument("--audit", type=Path, metavar="LOG",
+                   help="append a hash-chained record of each finished item (files and "
+                        "their sha256, settings, model cards) to LOG; check it with "
+                        "`faceless audit verify LOG`")
+    g.add_argument("--actor", metavar="NAME",
+                   help="who ran it, for the audit log (default: the OS user)")
+
+
+def open_audit(a: argparse.Namespace) -> AuditLog | None:
+    """The audit log asked for with --audit, checked writable before any input is processed."""
+    if getattr(a, "audit", None) is None:
+        if getattr(a, "actor", None):
+            raise UsageError("--actor is recorded in the audit log: give --audit LOG too")
+        return None
+    log = AuditLog(a.audit, a.actor)
+    # Create nothing yet (a run where every item fails leaves no empty log behind), but
+    # refuse now rather than after hours of video: the log or its nearest folder is writable.
+    probe = log.path.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe == log.path.absolute():
+        writable = probe.is_file() and os.access(probe, os.W_OK)
+    else:
+        writable = probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+    if not writable:
+        raise UsageError(f"--audit {a.audit}: cannot write the audit log there")
+    return log
+
+
+def audit_failed(outcome: Outcome, err: FacelessError) -> Outcome:
+    """An item whose output was written but could not be recorded counts as failed."""
+    outcome.ok = False
+    outcome.error = f"{outcome.src}: done, but not recorded in the audit log: {err}"
+    return outcome
+
+
 def _floats(text: str, name: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in text.split(",") if v.strip())
@@ -238,7 +279,8 @@ class Reporter:
         """A progress callback for one item; shows frames per second."""
         if self._progress is None:
             return lambda done, total: None
-        task = self._progress.add_task(label, total=None, rate="")
+        # File names are shown as they are: rich would read brackets in them as markup.
+        task = self._progress.add_task(escape(label), total=None, rate="")
         t0 = time.monotonic()
         prog = self._progress
 
@@ -254,12 +296,13 @@ class Reporter:
             for t in list(self._progress.tasks):
                 self._progress.remove_task(t.id)
         for w in outcome.details.get("warnings", []):
-            self.err.print(f"[yellow]warning[/yellow]: {w}", markup=True, soft_wrap=True)
+            self.err.print(f"[yellow]warning[/yellow]: {escape(w)}", markup=True, soft_wrap=True)
         if not outcome.ok:
-            self.err.print(f"[red]error[/red]: {outcome.error}", markup=True, soft_wrap=True)
+            self.err.print(f"[red]error[/red]: {escape(str(outcome.error))}", markup=True,
+                           soft_wrap=True)
         elif not self.quiet and not self.as_json:
             extra = outcome.details.get("summary", "")
-            self.err.print(f"[green]ok[/green] {outcome.src} -> {outcome.dst} {extra}",
+            self.err.print(f"[green]ok[/green] {escape(f'{outcome.src} -> {outcome.dst} {extra}')}",
                            markup=True, soft_wrap=True)
 
     def finish(self, skipped: list[Path]) -> int:

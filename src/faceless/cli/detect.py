@@ -11,10 +11,13 @@ from faceless.batch import plan_jobs
 from faceless.cli.common import (
     Outcome,
     Reporter,
+    add_audit_options,
     add_common,
     add_detect_options,
+    audit_failed,
     build_options,
     error_line,
+    open_audit,
 )
 from faceless.core.errors import FacelessError, OutputExistsError
 
@@ -34,12 +37,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "beside each input, FOLDER.plans/ for a folder")
     p.add_argument("--overwrite", action="store_true", help="replace existing plans")
     add_detect_options(p, encodes=False)
+    add_audit_options(p)
     add_common(p)
     p.set_defaults(func=main)
 
 
 def main(a: argparse.Namespace) -> int:
     options = build_options(a)
+    audit = open_audit(a)
     jobs, skipped = plan_jobs([Path(i) for i in a.inputs], a.output, plan_name,
                               lambda s: s.with_name(plan_name(s)), ".plans")
     analyzer = Analyzer(options)
@@ -61,7 +66,16 @@ def main(a: argparse.Namespace) -> int:
                 rep.done(Outcome(job.src, job.dst, False, error_line(err, job.src)))
                 continue
             counts = plan.counts()
-            rep.done(Outcome(job.src, job.dst, True, details={
+            outcome = Outcome(job.src, job.dst, True, details={
                 "media": plan.source.media, "frames": len(plan.frames), "regions": counts,
-                "summary": f"({len(plan.frames)} frame(s), {sum(counts.values())} region(s))"}))
+                "summary": f"({len(plan.frames)} frame(s), {sum(counts.values())} region(s))"})
+            if audit is not None:
+                try:
+                    audit.append("detect", inputs=[job.src], plans=[job.dst],
+                                 settings=plan.settings, models=plan.models,
+                                 details={"media": plan.source.media,
+                                          "frames": len(plan.frames), "regions": counts})
+                except FacelessError as err:
+                    outcome = audit_failed(outcome, err)
+            rep.done(outcome)
         return rep.finish(skipped)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -115,7 +116,7 @@ def main(a: argparse.Namespace) -> int:
         contact_sheet([(m.crop, m.caption) for m in result.misses], a.misses)
         summary["misses"] = str(a.misses)
     for path, reason in result.failures:
-        err.print(f"[red]error[/red]: {path}: {reason}", markup=True, soft_wrap=True)
+        err.print(f"[red]error[/red]: {escape(f'{path}: {reason}')}", markup=True, soft_wrap=True)
     if a.json:
         sys.stdout.write(json.dumps(summary, indent=1) + "\n")
     elif not a.quiet:
@@ -145,7 +146,8 @@ def _pct(v: float | None, nd: int = 1) -> str:
 def print_summary(s: dict[str, Any], console: Console) -> None:
     """The evaluation as rich tables."""
     ds, st = s["dataset"], s["settings"]
-    console.print(f"[bold]faceless eval[/bold] {ds['format']} {ds['root']}: {ds['judged']} of "
+    console.print(f"[bold]faceless eval[/bold] {escape(str(ds['format']))} "
+                  f"{escape(str(ds['root']))}: {ds['judged']} of "
                   f"{ds['images']} images judged, threshold {st['threshold']:g}, a box counts "
                   f"as hidden when >= {st['cover']:.0%} of it is masked"
                   + (f"; tracking {'on' if st['tracking'] else 'off'}" if ds["sequence"]
@@ -187,7 +189,7 @@ def print_summary(s: dict[str, Any], console: Console) -> None:
             + (f" ({_pct(s['over_redaction_pixels'], 2)} by changed pixels)"
                if "over_redaction_pixels" in s else "")
             + f"; regions per image: {rg}; false regions per image: {fr}")
-    console.print(line, soft_wrap=True)
+    console.print(line, soft_wrap=True, markup=False)
     tm = s["time"]
     if tm["seconds_per_image"] is not None:
         console.print(f"time: {tm['seconds_per_image'] * 1000:.0f} ms per image, "

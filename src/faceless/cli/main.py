@@ -7,7 +7,7 @@ import sys
 import traceback
 
 from faceless import __version__
-from faceless.cli import demo, detect, eval, render, run
+from faceless.cli import audit, check, demo, detect, eval, render, run
 from faceless.cli.common import EXIT_BUG, EXIT_USAGE, setup_logging
 from faceless.core.errors import FacelessError
 
@@ -23,6 +23,8 @@ def parser() -> argparse.ArgumentParser:
     render.register(sub)
     demo.register(sub)
     eval.register(sub)
+    audit.register(sub)
+    check.register(sub)
     return p
 
 

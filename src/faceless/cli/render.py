@@ -11,10 +11,13 @@ from faceless.cli.common import (
     Outcome,
     Reporter,
     _color,
+    add_audit_options,
     add_common,
     add_render_options,
+    audit_failed,
     build_options,
     error_line,
+    open_audit,
 )
 from faceless.core.errors import FacelessError
 from faceless.media.files import default_output
@@ -29,12 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the media file, when it moved since the plan was written (must be "
                         "the same file: its sha256 is checked)")
     add_render_options(p, defaults=False, modes=False)
+    add_audit_options(p)
     add_common(p)
     p.set_defaults(func=main)
 
 
 def main(a: argparse.Namespace) -> int:
     options = build_options(a)
+    audit = open_audit(a)
     operator = None
     if a.operator or a.shape:
         operator = OperatorSpec(Operator(a.operator or "blur"), Shape(a.shape or "ellipse"),
@@ -57,7 +62,18 @@ def main(a: argparse.Namespace) -> int:
             except FacelessError as err:
                 rep.done(Outcome(plan_path, dst, False, error_line(err, plan_path)))
                 continue
-            rep.done(Outcome(plan_path, dst, True, details={
+            outcome = Outcome(plan_path, dst, True, details={
                 "media": r.media, "frames": r.frames, "regions": r.regions,
-                "summary": f"({r.frames} frame(s), {sum(r.regions.values())} region(s) hidden)"}))
+                "summary": f"({r.frames} frame(s), {sum(r.regions.values())} region(s) hidden)"})
+            if audit is not None:
+                try:
+                    # The operator actually used, when the command line overrides the plan's.
+                    extra = {} if operator is None else {"operator": operator.to_dict()}
+                    audit.append("render", inputs=[src], plans=[plan_path], outputs=[dst],
+                                 settings=plan.settings, models=plan.models,
+                                 details={"media": r.media, "frames": r.frames,
+                                          "regions": r.regions, **extra})
+                except FacelessError as err:
+                    outcome = audit_failed(outcome, err)
+            rep.done(outcome)
         return rep.finish([])

@@ -1,0 +1,173 @@
+"""faceless check: leaks found in unredacted media, none in faceless's own releases, unapplied
+plan regions, leftover metadata, bad input and the JSON shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from faceless.audit import AuditLog
+from faceless.check import SUSPECT, UNAPPLIED, check_release
+from faceless.cli.main import main
+from faceless.plan.model import Plan
+from mediagen import portrait_scene
+from videogen import make_video
+
+SIZE = (200, 150)
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, Path]:
+    """A photo and a 4-frame clip with a real face, and faceless's releases with plans."""
+    d = tmp_path_factory.mktemp("check")
+    frame, _ = portrait_scene(100, SIZE, 50, 20)
+    photo = d / "photo.png"
+    Image.fromarray(frame).save(photo)
+    frames = [portrait_scene(96, SIZE, 40 + 6 * i, 20)[0] for i in range(4)]
+    clip = make_video(d / "clip.mp4", frames)
+    out = {"photo": photo, "clip": clip}
+    for name, src in (("photo", photo), ("clip", clip)):
+        rel = d / f"{name}.released{src.suffix}"
+        plan = d / f"{name}.plan.json"
+        assert main(["detect", str(src), "-o", str(plan), "-q", "--hide", "face"]) == 0
+        assert main(["render", str(plan), "-o", str(rel), "-q", "--overwrite"]) == 0
+        out[f"{name}_release"], out[f"{name}_plan"] = rel, plan
+    return out
+
+
+@pytest.mark.parametrize("name", ["photo", "clip"])
+def test_unredacted_media_is_flagged(media, name, tmp_path, capsys):
+    sheet = tmp_path / "sheet.png"
+    code, _, err = run(["check", media[name], "--hide", "face", "--sheet", sheet], capsys)
+    assert code == 1
+    lines = [x for x in err.splitlines() if "suspect face" in x]
+    assert len(lines) == (1 if name == "photo" else 4), err
+    assert str(media[name]) in lines[0] and "score" in lines[0]
+    assert Image.open(sheet).size[0] > 0
+
+
+@pytest.mark.parametrize("name", ["photo", "clip"])
+def test_faceless_release_has_no_face_suspects(media, name, capsys):
+    rel, plan = media[f"{name}_release"], media[f"{name}_plan"]
+    for extra in ([], ["--plan", plan], ["--source", media[name]]):
+        code, _, err = run(["check", rel, "--hide", "face", *extra], capsys)
+        assert code == 0, (extra, err)
+        assert "suspect" not in err.split("ok:")[0]
+
+
+def test_plan_region_not_applied_is_flagged(media, tmp_path):
+    plan = Plan.load(media["photo_plan"])
+    # The source's pixels put back in the face region: drawn in the plan, not in the release.
+    src = np.asarray(Image.open(media["photo"]).convert("RGB"))
+    rel = np.asarray(Image.open(media["photo_release"]).convert("RGB")).copy()
+    x1, y1, x2, y2 = (round(v) for v in plan.frames[0].regions[0].box)
+    rel[max(y1, 0):y2, max(x1, 0):x2] = src[max(y1, 0):y2, max(x1, 0):x2]
+    restored = tmp_path / "restored.png"
+    Image.fromarray(rel).save(restored)
+    r = check_release(restored, plan=media["photo_plan"], source=media["photo"])
+    assert [f.kind for f in r.of(UNAPPLIED)] == ["face"]
+    assert r.of(SUSPECT)  # the face itself is found too
+    assert not r.ok
+
+
+def test_region_added_to_plan_after_render_is_flagged(media, tmp_path):
+    plan = Plan.load(media["clip_plan"])
+    region = plan.frames[0].regions[0]
+    moved = type(region)((60.0, 90.0, 130.0, 140.0), region.kind)  # over the suit
+    plan.frames[2].regions.append(moved)
+    edited = tmp_path / "edited.plan.json"
+    plan.save(edited)
+    r = check_release(media["clip_release"], plan=edited, source=media["clip"])
+    assert [(f.frame, f.kind) for f in r.of(UNAPPLIED)] == [(2, "face")], r.findings
+    assert not r.of(SUSPECT)
+
+
+def test_exif_gps_copied_into_release_is_flagged(media, tmp_path, capsys):
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif.get_ifd(0x8825)[2] = (48.0, 51.0, 29.0)  # GPSLatitude
+    leaky = tmp_path / "leaky.jpg"
+    Image.open(media["photo_release"]).convert("RGB").save(leaky, exif=exif)
+    code, out, _ = run(["check", leaky, "--hide", "face", "--json"], capsys)
+    assert code == 1
+    kinds = {f["kind"] for f in json.loads(out)["findings"] if f["check"] == "metadata"}
+    assert {"gps", "exif"} <= kinds
+
+
+def test_video_tags_and_audio_are_flagged(tmp_path):
+    clip = make_video(tmp_path / "tagged.mp4", 2, audio=True,
+                      metadata={"title": "Case 42", "location": "+48.8577+002.2950/"})
+    r = check_release(clip, hide="face")
+    reasons = " ".join(f.reason for f in r.findings)
+    assert "'title'" in reasons and "'location'" in reasons and "audio" in reasons
+
+
+def test_audio_kept_on_request_is_not_a_finding(tmp_path, capsys):
+    """A release made with --audio keep records it in its plan, and the check then accepts its
+    audio stream; a release whose audio was dropped has none to flag."""
+    clip = make_video(tmp_path / "talk.mp4", 2, audio=True)
+    kept, dropped = tmp_path / "kept.mp4", tmp_path / "dropped.mp4"
+    assert run(["run", clip, "-o", kept, "--audio", "keep", "--save-plan"], capsys)[0] == 0
+    assert run(["run", clip, "-o", dropped, "--save-plan"], capsys)[0] == 0
+    plan = Plan.load(tmp_path / "kept.mp4.plan.json")
+    assert plan.settings["audio"] == "keep"
+    assert not [f for f in check_release(kept, plan=plan, hide="face").findings
+                if "audio" in f.reason]
+    assert not [f for f in check_release(dropped, hide="face").findings if "audio" in f.reason]
+
+
+def test_not_media_and_missing_file_are_one_clear_line(tmp_path, capsys):
+    bogus = tmp_path / "notes.jpg"
+    bogus.write_text("not a picture")
+    for path in (bogus, tmp_path / "gone.mp4", tmp_path / "notes.txt"):
+        code, _, err = run(["check", path], capsys)
+        assert code == 1
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and str(path) in lines[0], err
+
+
+def test_plan_of_another_source_is_refused(media, capsys):
+    code, _, err = run(["check", media["photo_release"], "--plan", media["photo_plan"],
+                        "--source", media["clip"]], capsys)
+    assert code == 1 and "plan" in err and len(err.strip().splitlines()) == 1
+
+
+def test_missing_source_is_said_and_json_shape(media, tmp_path, capsys):
+    plan = Plan.load(media["clip_plan"])
+    plan.source = type(plan.source)(**{**plan.source.__dict__, "path": str(tmp_path / "x.mp4")})
+    moved = tmp_path / "moved.plan.json"
+    plan.save(moved)
+    log = tmp_path / "audit.jsonl"
+    code, out, _ = run(["check", media["clip_release"], "--plan", moved, "--json", "--every",
+                        "2", "--audit", log], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] is True
+    assert {"release", "source", "plan", "ok", "hide", "every", "threshold", "frames",
+            "frames_scanned", "suspects", "unapplied", "metadata", "notes",
+            "findings"} <= set(doc)
+    assert doc["frames"] == 4 and doc["frames_scanned"] == 2 and doc["hide"] == ["face"]
+    assert any("not found" in n for n in doc["notes"])
+    assert any("1 frame in 2" in n for n in doc["notes"])
+    rec = [json.loads(x) for x in log.read_text().splitlines()][-1]
+    assert rec["event"] == "check" and rec["details"]["ok"] is True
+    assert rec["details"]["frames_scanned"] == 2
+    AuditLog(log)  # the log stays readable by its own API
+
+
+def test_finding_json_fields(media, capsys):
+    code, out, _ = run(["check", media["photo"], "--hide", "face", "--json"], capsys)
+    assert code == 1
+    doc = json.loads(out)
+    f = next(f for f in doc["findings"] if f["check"] == "suspect")
+    assert set(f) == {"check", "kind", "frame", "time", "box", "score", "reason"}
+    assert f["kind"] == "face" and f["frame"] == 0 and len(f["box"]) == 4 and f["score"] > 0.6
