@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -12,13 +15,23 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from faceless.audit import AuditDataError, AuditError, AuditLog
-from faceless.audit.log import GENESIS
+import faceless.audit.sign as sign_mod
+from faceless.audit import (
+    AuditDataError,
+    AuditError,
+    AuditKeyError,
+    AuditLog,
+    SigningUnavailableError,
+    keygen,
+    sign_log,
+)
+from faceless.audit.keys import fingerprint, load_public
+from faceless.audit.log import GENESIS, encode
 from faceless.audit.report import write_report
 from faceless.audit.tracks import track_rows
 from faceless.audit.verify import verify
 from faceless.cli.main import main
-from faceless.core.errors import FacelessError
+from faceless.core.errors import FacelessError, OutputExistsError
 from faceless.core.types import Decision, Kind, Origin, Region
 from faceless.plan.model import FramePlan, Plan, SourceInfo
 from mediagen import portrait_scene
@@ -366,3 +379,180 @@ def test_verify_and_report_on_bad_logs_exit_1_with_one_line(tmp_path, capsys):
     path.write_bytes(path.read_bytes()[:-5])
     code, _, err = cli(["audit", "verify", path], capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1 and "incomplete" in err
+
+
+# --- signatures (faceless[sign]) ---------------------------------------------------------
+
+def signed_log(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A 3-event log signed by a new key: (log, public key, fingerprint); 4 lines."""
+    path = small_log(tmp_path, 3)
+    fp = keygen(tmp_path / "key.pem")
+    sign_log(path, tmp_path / "key.pem", actor="Signer")
+    return path, tmp_path / "key.pem.pub", fp
+
+
+def test_keygen_writes_a_private_key_0600_and_its_pub_and_never_overwrites(tmp_path):
+    key = tmp_path / "key.pem"
+    fp = keygen(key)
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    pub = tmp_path / "key.pem.pub"
+    assert pub.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
+    assert fp == fingerprint(load_public(pub)) and len(fp) == 64
+    before = key.read_bytes()
+    with pytest.raises(OutputExistsError) as e:
+        keygen(key)
+    assert isinstance(e.value, FileExistsError) and key.read_bytes() == before
+    (tmp_path / "b.pem.pub").write_text("x")  # a lone .pub blocks too: nothing is written
+    with pytest.raises(OutputExistsError):
+        keygen(tmp_path / "b.pem")
+    assert not (tmp_path / "b.pem").exists()
+
+
+def test_sign_appends_a_sign_event_that_verifies(tmp_path):
+    path, pub, fp = signed_log(tmp_path)
+    lines = path.read_bytes().splitlines()
+    rec = json.loads(lines[3])
+    assert rec["event"] == "sign" and rec["actor"] == "Signer" and rec["seq"] == 3
+    d = rec["details"]
+    assert set(d) == {"algorithm", "key", "fingerprint", "head", "seq", "signature"}
+    assert d["algorithm"] == "ed25519" and d["fingerprint"] == fp and d["seq"] == 2
+    assert d["head"] == rec["prev"] == hashlib.sha256(lines[2]).hexdigest()
+    assert base64.b64decode(d["key"]) == load_public(pub)
+    v = verify(path, keys=[pub])
+    assert v.ok and not v.warnings, (v.errors, v.warnings)
+    assert [(s.line, s.fingerprint, s.actor) for s in v.signatures] == [(4, fp, "Signer")]
+    assert v.to_dict()["signatures"][0]["fingerprint"] == fp
+
+
+def test_every_single_byte_change_of_a_signed_log_is_caught(tmp_path):
+    """The signature covers its own line too: the last line is no longer the weak spot."""
+    path, pub, _ = signed_log(tmp_path)
+    data = path.read_bytes()
+    for i in range(len(data) - 1):  # the final newline is not part of any line's bytes
+        tampered = bytearray(data)
+        tampered[i] = ord("#") if data[i] != ord("#") else ord("$")
+        path.write_bytes(bytes(tampered))
+        v = verify(path, keys=[pub])
+        assert not v.ok, f"byte {i} ({chr(data[i])!r}) changed and not caught"
+
+
+def test_a_replaced_signature_is_a_bad_signature_naming_the_line(tmp_path):
+    path, _, _ = signed_log(tmp_path)
+    lines = path.read_bytes().splitlines(keepends=True)
+    rec = json.loads(lines[3])
+    sig = bytearray(base64.b64decode(rec["details"]["signature"]))
+    sig[0] ^= 1
+    rec["details"]["signature"] = base64.b64encode(bytes(sig)).decode()
+    path.write_bytes(b"".join(lines[:3]) + encode(rec))
+    v = verify(path)  # caught even without --key
+    assert not v.ok and v.errors[0].startswith("line 4: bad signature by key ")
+    assert not v.signatures
+
+
+def test_a_log_re_signed_by_another_key_fails_with_the_right_key(tmp_path):
+    """Rewrite a line, fix the chain after it, sign again with one's own key: only --key
+    tells, which is why it exists."""
+    path, pub, fp = signed_log(tmp_path)
+    keygen(tmp_path / "mallory.pem")
+    sign_log(path, tmp_path / "mallory.pem")
+    v = verify(path, keys=[tmp_path / "mallory.pem.pub"])
+    assert v.ok and len(v.signatures) == 2
+    v = verify(path, keys=[pub, tmp_path / "mallory.pem.pub"])  # each key must have signed
+    assert v.ok
+    path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:3]))
+    sign_log(path, tmp_path / "mallory.pem")
+    v = verify(path, keys=[pub])
+    assert v.errors == [f"not signed by {fp[:16]} (the key given with --key); signed by "
+                        f"{fingerprint(load_public(tmp_path / 'mallory.pem.pub'))[:16]}"]
+    path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:3]))
+    assert verify(path, keys=[pub]).errors[0].endswith("; it is not signed")
+
+
+def test_lines_after_the_last_signature_are_a_warning(tmp_path):
+    path, pub, _ = signed_log(tmp_path)
+    AuditLog(path).append("check")
+    AuditLog(path).append("check")
+    v = verify(path, keys=[pub])
+    assert v.ok and v.warnings == ["2 line(s) unsigned after line 4 (the last signature; sign "
+                                   "the log again to cover them)"]
+    (tmp_path / "plain").mkdir()
+    assert not verify(small_log(tmp_path / "plain", 1)).warnings  # unsigned logs: no noise
+
+
+def test_sign_refuses_a_log_that_does_not_verify_and_bad_keys(tmp_path):
+    path = small_log(tmp_path, 2)
+    keygen(tmp_path / "key.pem")
+    (tmp_path / "f0.bin").write_bytes(b"changed")
+    with pytest.raises(AuditDataError, match=r"does not verify, not signing it: f0\.bin"):
+        sign_log(path, tmp_path / "key.pem")
+    (tmp_path / "f0.bin").unlink()  # files moved away are allowed, as with --allow-missing
+    assert sign_log(path, tmp_path / "key.pem").line == 3
+    with pytest.raises(AuditKeyError, match="not a PEM private key") as e:
+        sign_log(path, tmp_path / "key.pem.pub")
+    assert isinstance(e.value, ValueError) and isinstance(e.value, FacelessError)
+    with pytest.raises(AuditKeyError, match="a private key; verify takes the public key"):
+        verify(path, keys=[tmp_path / "key.pem"])
+    with pytest.raises(AuditError):
+        verify(path, keys=[tmp_path / "none.pub"])
+
+
+def test_sign_covers_only_the_head_it_verified(tmp_path, monkeypatch):
+    """An append between sign's verify and its write: sign verifies again, never signs an
+    unverified head."""
+    path = small_log(tmp_path, 1)
+    keygen(tmp_path / "key.pem")
+    real = sign_mod.verify
+    calls = []
+
+    def verify_then_append(*args, **kwargs):
+        v = real(*args, **kwargs)
+        if not calls:
+            AuditLog(path).append("run")  # another process, just after our verify
+        calls.append(1)
+        return v
+    monkeypatch.setattr(sign_mod, "verify", verify_then_append)
+    sig = sign_log(path, tmp_path / "key.pem")
+    assert len(calls) == 2 and sig.line == 3
+    assert verify(path, keys=[tmp_path / "key.pem.pub"]).ok
+
+
+def test_signing_is_imported_lazily_and_names_the_extra(monkeypatch, tmp_path):
+    code = ("import sys; from faceless.audit import verify; import faceless.cli.main; "
+            "from pathlib import Path; verify(Path(sys.argv[1])); "
+            "print('cryptography' in sys.modules)")
+    path = small_log(tmp_path, 1)
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                       check=True)
+    assert r.stdout.strip() == "False"
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # as if not installed
+    with pytest.raises(SigningUnavailableError, match=r"install faceless\[sign\]") as e:
+        keygen(tmp_path / "key.pem")
+    assert isinstance(e.value, RuntimeError)
+
+
+def test_keygen_sign_verify_on_the_command_line(tmp_path, capsys):
+    path = small_log(tmp_path, 2)
+    key = tmp_path / "key.pem"
+    code, out, _ = cli(["audit", "keygen", key], capsys)
+    fp = fingerprint(load_public(tmp_path / "key.pem.pub"))
+    assert code == 0 and f"fingerprint {fp[:16]} (sha256 {fp})" in out
+    code, _, err = cli(["audit", "keygen", key], capsys)
+    assert code == 2 and "exists" in err
+    code, out, _ = cli(["audit", "sign", path, "--key", key, "--actor", "Ann"], capsys)
+    assert code == 0 and out.startswith(f"signed {path} up to line 3 with key {fp[:16]}")
+    code, out, _ = cli(["audit", "verify", path, "--key", f"{key}.pub"], capsys)
+    assert code == 0 and out.rstrip().endswith(f"; signed by {fp[:16]} up to line 3")
+    cli(["audit", "keygen", tmp_path / "other.pem"], capsys)
+    code, _, err = cli(["audit", "verify", path, "--key", tmp_path / "other.pem.pub"], capsys)
+    assert code == 1 and "not signed by" in err
+    code, _, err = cli(["audit", "sign", path, "--key", f"{key}.pub"], capsys)
+    assert code == 2 and "not a PEM private key" in err
+    path.write_bytes(path.read_bytes().replace(b'"actor":"Ann"', b'"actor":"Bob"'))
+    code, _, err = cli(["audit", "verify", path], capsys)
+    assert code == 1 and "line 3: bad signature" in err
+    code, _, err = cli(["audit", "sign", path, "--key", key], capsys)
+    assert code == 1 and "does not verify, not signing it: line 3: bad signature" in err
+    code, _, _ = cli(["audit", "report", path, "-o", tmp_path / "rep", "--key",
+                      f"{key}.pub"], capsys)
+    assert code == 1

@@ -11,3 +11,11 @@ class AuditError(FacelessError, OSError):
 
 class AuditDataError(FacelessError, ValueError):
     """An event cannot be recorded as it is (not JSON-serialisable, no event name)."""
+
+
+class AuditKeyError(FacelessError, ValueError):
+    """A key file is not a usable Ed25519 key of the kind asked for (private or public)."""
+
+
+class SigningUnavailableError(FacelessError, RuntimeError):
+    """Signing or checking signatures needs the optional `cryptography` package."""

@@ -20,7 +20,7 @@ import getpass
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -122,8 +122,13 @@ class AuditLog:
     def append(self, event: str, *, inputs: Sequence[Path] = (), plans: Sequence[Path] = (),
                outputs: Sequence[Path] = (), settings: Mapping[str, Any] | None = None,
                models: Sequence[Mapping[str, str]] | None = None,
-               details: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Record one event (hashing the files it names) and return the record written."""
+               details: Mapping[str, Any] | None = None,
+               finish: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Record one event (hashing the files it names) and return the record written.
+
+        `finish`, if given, is called under the lock with ``seq``, ``prev`` and ``time`` set,
+        and may complete the record or raise to write nothing (`sign_log` signs there).
+        """
         if not isinstance(event, str) or not event.strip():
             raise AuditDataError("an audit event needs a name (detect, run, render, ...)")
         # Hash before taking the lock: large media take seconds and other writers may wait.
@@ -165,6 +170,8 @@ class AuditLog:
             record["prev"] = prev
             record["time"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace(
                 "+00:00", "Z")
+            if finish is not None:
+                finish(record)
             data = prefix + encode(record)
             # One write of the whole line: with O_APPEND and the lock, lines never interleave.
             written = os.write(fd, data)

@@ -146,6 +146,8 @@ def _html(v: Verification, rels: list[Release]) -> str:
             f'<p class="{"" if v.ok else "bad"}">{e(status)}</p>',
             f'<p>{len(v.records)} event(s); head hash <span class="hash">{e(v.head or "")}'
             f"</span>; {len(rels)} release(s).</p>"]
+    head += [f'<p>signed by key <span class="hash">{e(s.fingerprint)}</span> ({e(s.actor)}, '
+             f"{e(s.time)}) up to line {s.line}</p>" for s in v.signatures]
     head += [f"<p>warning: {e(w)}</p>" for w in v.warnings]
     body = [_release_html(r) for r in rels]
     return "\n".join(head + body + ["</body></html>\n"])

@@ -1,14 +1,18 @@
-"""Verify an audit log: the hash chain line by line, then the files it names, by sha256."""
+"""Verify an audit log: the hash chain line by line, its signatures, then the files it names."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from faceless.audit.errors import SigningUnavailableError
+from faceless.audit.keys import fingerprint, load_public, short
 from faceless.audit.log import FIELDS, FORMAT_VERSION, GENESIS, ROLES, encode, line_hash
+from faceless.audit.signature import SIGN_EVENT, Signature, check
 from faceless.core.digest import sha256_file
 
 # Every canonical line starts so (keys sorted: "actor" is first); a crash's fragment does too.
@@ -26,6 +30,7 @@ class Verification:
     records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     files_checked: int = 0
     head: str | None = None  # hash of the last verified line: write it down, or sign it
+    signatures: list[Signature] = field(default_factory=list)  # the valid ones, in order
 
     @property
     def ok(self) -> bool:
@@ -34,6 +39,7 @@ class Verification:
     def to_dict(self) -> dict[str, Any]:
         return {"log": str(self.path), "ok": self.ok, "lines": len(self.records),
                 "files_checked": self.files_checked, "head": self.head,
+                "signatures": [s.to_dict() for s in self.signatures],
                 "errors": self.errors, "warnings": self.warnings}
 
 
@@ -138,8 +144,38 @@ def _files(v: Verification, allow_missing: bool) -> None:
                             f"{expected[:12]}..., now {actual[:12]}...)")
 
 
-def verify(path: Path, allow_missing: bool = False) -> Verification:
-    """Recompute the chain of the log at `path`, then re-hash every file it names."""
+def _signatures(v: Verification, trusted: Sequence[str]) -> None:
+    """Check each sign event that chained; with `trusted` fingerprints, each must have
+    signed; lines after the last (trusted) signature are a warning."""
+    for n, rec in v.records:
+        if rec["event"] != SIGN_EVENT:
+            continue
+        try:
+            result = check(n, rec)
+        except SigningUnavailableError as err:
+            v.warnings.append(f"line {n}: signature not checked: {err}")
+            continue
+        if isinstance(result, Signature):
+            v.signatures.append(result)
+        else:
+            v.errors.append(result)
+    for fp in trusted:
+        if not any(s.fingerprint == fp for s in v.signatures):
+            others = sorted({short(s.fingerprint) for s in v.signatures})
+            by = f"; signed by {', '.join(others)}" if others else "; it is not signed"
+            v.errors.append(f"not signed by {short(fp)} (the key given with --key){by}")
+    counted = [s for s in v.signatures if not trusted or s.fingerprint in trusted]
+    if counted and v.records and v.records[-1][0] > counted[-1].line:
+        after = sum(1 for n, _ in v.records if n > counted[-1].line)
+        v.warnings.append(f"{after} line(s) unsigned after line {counted[-1].line} (the last "
+                          "signature; sign the log again to cover them)")
+
+
+def verify(path: Path, allow_missing: bool = False, keys: Sequence[Path] = ()) -> Verification:
+    """Recompute the chain of the log at `path`, check its signatures, then re-hash every file
+    it names. Each public key in `keys` (PEM files) must have signed it."""
+    # Keys first: an unusable key is the caller's mistake (an exception), not the log's.
+    trusted = [fingerprint(load_public(k)) for k in keys]
     v = Verification(Path(path))
     try:
         data = Path(path).read_bytes()
@@ -153,5 +189,6 @@ def verify(path: Path, allow_missing: bool = False) -> Verification:
         v.errors.append(f"{path}: the audit log is empty")
         return v
     _chain(v, data)
+    _signatures(v, trusted)
     _files(v, allow_missing)
     return v
