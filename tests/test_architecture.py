@@ -33,7 +33,9 @@ ALLOWED: dict[str, set[str]] = {
     "samples": set(),
     "models": set(),
     "cli": {"core", "analyze", "anonymize", "api", "audit", "batch", "check", "detect", "eval",
-            "media", "options", "plan", "samples", "track", "cli"},
+            "media", "options", "plan", "review", "samples", "track", "cli"},
+    "review": {"core", "analyze", "anonymize", "api", "audit", "batch", "check", "detect",
+               "eval", "media", "options", "plan", "review", "samples", "track"},
     # The top-level package re-exports the API lazily: it imports api, options and plan on
     # first use of a name (test_import_faceless_is_quiet), and for type checkers.
     "__init__": {"core", "api", "options", "plan"},

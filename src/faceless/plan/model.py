@@ -72,6 +72,9 @@ class Plan:
     # Tracks (video): id, kind, first/last frame index, regions detected and added. Regions
     # carry their track id, so a reviewer can act on one person across the whole video.
     tracks: list[dict[str, Any]] = field(default_factory=list)
+    # Review edits, oldest first (who, when, what, which track and frames, why); see
+    # plan/edits.py. Written only when there is one, so unreviewed plans stay as they were.
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Regions to redact per kind, over all frames."""
@@ -83,10 +86,13 @@ class Plan:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": PLAN_SCHEMA, "version": PLAN_VERSION, "created_by": self.created_by,
-                "source": self.source.to_dict(), "settings": self.settings,
-                "models": self.models, "tracks": self.tracks,
-                "frames": [f.to_dict(self.source.time_base) for f in self.frames]}
+        d = {"schema": PLAN_SCHEMA, "version": PLAN_VERSION, "created_by": self.created_by,
+             "source": self.source.to_dict(), "settings": self.settings,
+             "models": self.models, "tracks": self.tracks,
+             "frames": [f.to_dict(self.source.time_base) for f in self.frames]}
+        if self.history:
+            d["history"] = self.history
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Plan:
@@ -99,7 +105,8 @@ class Plan:
             return cls(SourceInfo.from_dict(d["source"]),
                        [FramePlan.from_dict(f) for f in d["frames"]],
                        dict(d.get("settings", {})), list(d.get("models", [])),
-                       str(d.get("created_by", "")), list(d.get("tracks", [])))
+                       str(d.get("created_by", "")), list(d.get("tracks", [])),
+                       [dict(e) for e in d.get("history", [])])
         except (KeyError, TypeError, ValueError) as err:
             raise PlanError(f"malformed plan: {err!r}") from err
 
