@@ -237,6 +237,15 @@ def test_a_plan_of_an_unknown_version_is_refused(case):
         ReviewSession(case)
 
 
+@pytest.mark.parametrize("box", [[-50, -50, -10, -10], [9000, 10, 9050, 60], [40, 40, 40, 80]])
+def test_a_hand_edited_region_outside_the_frame_is_refused(case, box):
+    data = json.loads(case.read_text())
+    data["frames"][2]["regions"].append({"box": box})
+    case.write_text(json.dumps(data))
+    with pytest.raises(ReviewError, match="frame 2 has a region outside"):
+        ReviewSession(case)
+
+
 def test_one_studio_per_plan_and_stale_locks_are_taken_over(case):
     with ReviewSession(case) as first:
         lock = case.with_name(case.name + ".lock")

@@ -76,6 +76,16 @@ class Plan:
     # plan/edits.py. Written only when there is one, so unreviewed plans stay as they were.
     history: list[dict[str, Any]] = field(default_factory=list)
 
+    def misplaced(self) -> list[tuple[int, Region]]:
+        """(frame index, region) of every region added by hand that lies wholly outside its
+        frame or has no area: an edit gone wrong, which would hide nothing. (Tracking may
+        carry a region past the frame's edge as its object leaves; that is no mistake.)"""
+        w, h = self.source.width, self.source.height
+        return [(f.index, r) for f in self.frames for r in f.regions
+                if r.origin is Origin.MANUAL
+                and not (r.box[2] > r.box[0] and r.box[3] > r.box[1] and r.box[2] > 0
+                         and r.box[3] > 0 and r.box[0] < w and r.box[1] < h)]
+
     def counts(self) -> dict[str, int]:
         """Regions to redact per kind, over all frames."""
         out: dict[str, int] = {}

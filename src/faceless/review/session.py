@@ -105,6 +105,13 @@ class ReviewSession:
             raise ReviewError(f"{self.source}: this file is not the one the plan was made for "
                               f"(sha256 {digest[:12]}…, plan expects "
                               f"{self.plan.source.sha256[:12]}…)")
+        bad = self.plan.misplaced()
+        if bad:
+            index, region = bad[0]
+            raise ReviewError(f"{self.plan_path}: frame {index} has a region outside the "
+                              f"{self.plan.source.width}x{self.plan.source.height} frame or with "
+                              f"no area ({[round(v, 2) for v in region.box]}; {len(bad)} such "
+                              "region(s) in all); fix or remove it in the plan")
         self.actor = actor or (audit.actor if audit is not None else "") or _os_user()
         self.reasons = list(reasons)
         self.audit = audit
