@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
@@ -51,12 +52,17 @@ class Region:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        if len(self.box) != 4 or not all(np.isfinite(v) for v in self.box):
+        # math rather than numpy, and enums converted only when given as strings: a long
+        # video's plan holds hundreds of thousands of regions, and loading it must stay quick.
+        if len(self.box) != 4 or not all(math.isfinite(v) for v in self.box):
             raise ValueError(f"box must be four finite numbers, got {self.box!r}")
         object.__setattr__(self, "box", tuple(float(v) for v in self.box))
-        object.__setattr__(self, "kind", Kind(self.kind))
-        object.__setattr__(self, "origin", Origin(self.origin))
-        object.__setattr__(self, "decision", Decision(self.decision))
+        if type(self.kind) is not Kind:
+            object.__setattr__(self, "kind", Kind(self.kind))
+        if type(self.origin) is not Origin:
+            object.__setattr__(self, "origin", Origin(self.origin))
+        if type(self.decision) is not Decision:
+            object.__setattr__(self, "decision", Decision(self.decision))
         if not 0.0 <= self.score <= 1.0:
             raise ValueError(f"score must lie in [0, 1], got {self.score}")
 

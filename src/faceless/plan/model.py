@@ -162,13 +162,18 @@ def region_to_dict(r: Region) -> dict[str, Any]:
     return d
 
 
+# Names to members by dict look-up: calling an enum per region is slow on long plans.
+_KINDS = {str(k): k for k in Kind}
+_ORIGINS = {str(o): o for o in Origin}
+_DECISIONS = {str(d): d for d in Decision}
+
+
 def region_from_dict(d: dict[str, Any]) -> Region:
     try:
-        # Region itself rejects a box that is not four numbers.
-        box = cast(Box, tuple(float(v) for v in d["box"]))
-        return Region(box, Kind(d.get("kind", "face")),
-                      float(d.get("score", 1.0)), Origin(d.get("origin", "manual")),
-                      Decision(d.get("decision", "redact")),
+        # Region itself turns the box into four floats, or rejects it.
+        return Region(cast(Box, d["box"]), _KINDS[d.get("kind", "face")],
+                      float(d.get("score", 1.0)), _ORIGINS[d.get("origin", "manual")],
+                      _DECISIONS[d.get("decision", "redact")],
                       None if d.get("track") is None else int(d["track"]), str(d.get("reason", "")))
     except (KeyError, TypeError, ValueError) as err:
         raise PlanError(f"malformed region {d!r}: {err}") from err
