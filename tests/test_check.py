@@ -13,6 +13,7 @@ from PIL import Image
 from faceless.audit import AuditLog
 from faceless.check import SUSPECT, UNAPPLIED, check_release
 from faceless.cli.main import main
+from faceless.media.video import iter_frames
 from faceless.plan.model import Plan
 from mediagen import portrait_scene
 from videogen import make_video
@@ -63,6 +64,46 @@ def test_faceless_release_has_no_face_suspects(media, name, capsys):
         code, _, err = run(["check", rel, "--hide", "face", *extra], capsys)
         assert code == 0, (extra, err)
         assert "suspect" not in err.split("ok:")[0]
+
+
+def test_release_with_one_face_left_is_flagged_at_that_frame(media, tmp_path, capsys):
+    """Frame 2 of faceless's release swapped for the source's: with the source, the check
+    finds the face there on the source and sees the release left it unchanged."""
+    frames = [f.image for f in iter_frames(media["clip_release"])]
+    frames[2] = next(f.image for f in iter_frames(media["clip"]) if f.ref.index == 2)
+    # Written losslessly, as the unchanged frames of a release are: x264 at its default quality
+    # moves most pixels of a face this small past the change level.
+    leaky = make_video(tmp_path / "leaky.mkv", frames, codec="ffv1")
+    r = check_release(leaky, source=media["clip"], hide="face")
+    suspects = r.of(SUSPECT)
+    assert [f.frame for f in suspects] == [2], r.findings
+    assert suspects[0].unchanged is not None and suspects[0].unchanged > 0.8
+    assert "still visible" in suspects[0].reason
+    assert r.hidden >= 3  # the face on the other frames was found on the source, and hidden
+    code, _, err = run(["check", leaky, "--source", media["clip"], "--hide", "face",
+                        "--sheet", tmp_path / "s.png"], capsys)
+    assert code == 1 and "frame 2" in err and "unchanged from the source" in err
+
+
+def test_face_half_hidden_is_partly_covered(media, tmp_path):
+    """The left half of the face back from the source: flagged, with the share left."""
+    plan = Plan.load(media["photo_plan"])
+    src = np.asarray(Image.open(media["photo"]).convert("RGB"))
+    rel = np.asarray(Image.open(media["photo_release"]).convert("RGB")).copy()
+    x1, y1, x2, y2 = (round(v) for v in plan.frames[0].regions[0].box)
+    mid = (x1 + x2) // 2
+    rel[max(y1, 0):y2, max(x1, 0):mid] = src[max(y1, 0):y2, max(x1, 0):mid]
+    half = tmp_path / "half.png"
+    Image.fromarray(rel).save(half)
+    [f] = check_release(half, source=media["photo"], hide="face").of(SUSPECT)
+    assert f.unchanged is not None and 0.3 < f.unchanged < 0.8, f
+    assert "partly covered" in f.reason
+
+
+def test_release_judged_alone_without_compare(media):
+    """leak=None keeps the re-scan of the release alone, even with the source."""
+    r = check_release(media["clip_release"], source=media["clip"], hide="face", leak=None)
+    assert r.ok and all(f.unchanged is None for f in r.findings)
 
 
 def test_plan_region_not_applied_is_flagged(media, tmp_path):
@@ -169,5 +210,5 @@ def test_finding_json_fields(media, capsys):
     assert code == 1
     doc = json.loads(out)
     f = next(f for f in doc["findings"] if f["check"] == "suspect")
-    assert set(f) == {"check", "kind", "frame", "time", "box", "score", "reason"}
+    assert set(f) == {"check", "kind", "frame", "time", "box", "score", "unchanged", "reason"}
     assert f["kind"] == "face" and f["frame"] == 0 and len(f["box"]) == 4 and f["score"] > 0.6

@@ -26,6 +26,9 @@ class Finding:
     time: float | None = None
     box: Box | None = None
     score: float | None = None
+    # Share of a face found on the source that the release left unchanged (None when the
+    # finding does not come from comparing with the source).
+    unchanged: float | None = None
     # A small RGB crop of the release around the box, for the contact sheet (not in JSON).
     crop: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -34,6 +37,7 @@ class Finding:
                 "time": None if self.time is None else round(self.time, 6),
                 "box": None if self.box is None else [round(v, 2) for v in self.box],
                 "score": None if self.score is None else round(self.score, 4),
+                "unchanged": None if self.unchanged is None else round(self.unchanged, 4),
                 "reason": self.reason}
 
     def line(self) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 from faceless.analyze.analyzer import Analyzer
 from faceless.anonymize.operators import OperatorSpec, redaction_mask
 from faceless.api import media_kind
+from faceless.check.compare import LEAK, SOURCE_FLAG
 from faceless.check.metadata import image_metadata, video_metadata
 from faceless.check.model import FRAMES, CheckResult, Finding
 from faceless.check.pixels import change_level, diff, unapplied
@@ -105,14 +106,17 @@ def _resolve(release: Path, source: Path | None, plan: Plan | None, media: str,
 
 def check_release(release: Path, *, source: Path | None = None, plan: Plan | Path | None = None,
                   hide: object = None, every: int = 1, progress: Progress | None = None,
-                  threshold: float | None = None, analyzer: Analyzer | None = None,
-                  ) -> CheckResult:
+                  threshold: float | None = None, leak: float | None = LEAK,
+                  analyzer: Analyzer | None = None) -> CheckResult:
     """Check one released image or video for what it still shows; the library never prints.
 
     `hide`: the kinds to look for (default the plan's settings["hide"], else face, plate);
     `every`: scan every Nth frame (the pixel and frame checks still cover every frame);
     `threshold`: the face score that makes a suspect (default scan.FLAG, or scan.BLIND
-    without source and plan). Bad input raises a FacelessError subclass naming the file.
+    without source and plan; with a source, also the score from which a face found on the
+    source is judged, default compare.SOURCE_FLAG); `leak`: the share of such a face the
+    release left unchanged that makes it a suspect (None: judge the release alone, as without
+    a source). Bad input raises a FacelessError subclass naming the file.
     """
     t0 = time.monotonic()
     release = Path(release)
@@ -132,14 +136,20 @@ def check_release(release: Path, *, source: Path | None = None, plan: Plan | Pat
     kinds = _kinds(hide)
     known = source is not None or plan is not None
     limit = threshold if threshold is not None else FLAG if known else BLIND
-    analyzer = analyzer or Analyzer(scan_options(kinds, min(limit, FLAG)))
+    on_source = threshold if threshold is not None else SOURCE_FLAG
+    compare = source is not None and leak is not None
+    floor = min(limit, FLAG, on_source) if compare else min(limit, FLAG)
+    analyzer = analyzer or Analyzer(scan_options(kinds, floor))
     result = CheckResult(release, media, source, plan_path, tuple(sorted(str(k) for k in kinds)),
-                         every, limit)
+                         every, on_source if compare else limit)
+    if compare:
+        notes.append(f"compared with the source: each face found on it from score {on_source} "
+                     "is judged by how much of it the release left unchanged")
     if every > 1:
         notes.append(f"scanned 1 frame in {every} for suspects (the other checks cover every "
                      "frame)")
     result.notes = notes
-    scanner = Scanner(analyzer, limit)
+    scanner = Scanner(analyzer, limit, on_source, LEAK if leak is None else leak)
     plan_frames: list[FramePlan] = plan.frames if plan is not None else []
     specs = _specs(plan) if plan is not None else {}
     total = None if media == "image" else (len(plan_frames) or None)
@@ -179,7 +189,8 @@ def check_release(release: Path, *, source: Path | None = None, plan: Plan | Pat
                 # What the scan finds in a region left unapplied is a leak, not hidden.
                 regions = [r for r in regions if r.box not in {f.box for f in missed}]
         if fr.index % every == 0:
-            findings += scanner.frame(fr.release, fr.index, fr.time, regions, changed)
+            findings += scanner.frame(fr.release, fr.index, fr.time, regions, changed,
+                                      fr.source if compare else None)
             result.frames_scanned += 1
         result.frames += 1
         if progress:

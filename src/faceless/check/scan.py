@@ -28,10 +28,11 @@ import numpy as np
 import numpy.typing as npt
 
 from faceless.analyze.analyzer import Analyzer
+from faceless.check.compare import LEAK, SOURCE_FLAG, unchanged_share, verdict
 from faceless.check.model import SUSPECT, Finding
 from faceless.check.pixels import COVER, changed_share
 from faceless.core.geometry import inside_matrix, pixel_span, scale_box
-from faceless.core.types import Decision, Kind, Region
+from faceless.core.types import Box, Decision, Kind, Region
 from faceless.options import Options, mode_options
 
 FLAG = 0.2
@@ -70,28 +71,78 @@ def crop(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarra
 
 
 class Scanner:
-    """Finds suspects in released frames, setting aside hidden and kept areas."""
+    """Finds suspects in released frames, setting aside hidden and kept areas.
 
-    def __init__(self, analyzer: Analyzer, threshold: float) -> None:
+    With the source frame, what is found on it is judged by what the release left unchanged
+    (faceless.check.compare), and the release is searched only with `rescan`, for what lies
+    elsewhere: the release holds nothing the source lacks, and its search there mostly finds
+    the outlines of hidden faces.
+    """
+
+    def __init__(self, analyzer: Analyzer, threshold: float, source_threshold: float = SOURCE_FLAG,
+                 leak: float = LEAK, rescan: bool = False) -> None:
         self.analyzer = analyzer
         self.threshold = threshold
+        self.source_threshold = source_threshold
+        self.leak = leak
+        self.rescan = rescan
         self.hidden = 0
         self.exempt = 0
         self.crops = 0
 
-    def frame(self, image: np.ndarray, index: int, time: float, plan: list[Region] | None,
-              changed: npt.NDArray[np.bool_] | None) -> list[Finding]:
-        """Suspects in one released frame; `changed`: pixels that differ from the source."""
-        out = []
+    def _suspect(self, image: np.ndarray, r: Region, index: int, time: float, reason: str,
+                 unchanged: float | None = None) -> Finding:
+        pic = crop(image, r.box) if self.crops < MAX_CROPS else None
+        self.crops += pic is not None
+        return Finding(SUSPECT, str(r.kind), reason, index, time, r.box, r.score, unchanged,
+                       pic)
+
+    def _kept(self, inner: Box, keep: list[Box]) -> bool:
+        if keep and inside_matrix([inner], keep).max() >= KEEP_OVERLAP:
+            self.exempt += 1
+            return True
+        return False
+
+    def _compare(self, source: np.ndarray, image: np.ndarray, changed: npt.NDArray[np.bool_],
+                 keep: list[Box], index: int, time: float) -> tuple[list[Finding], list[Box]]:
+        """Suspects among the source's faces, and the detector boxes of all judged."""
+        out, judged = [], []
         scale = self.analyzer.options.mask_scale
+        for r in self.analyzer.regions(source):
+            if r.kind is Kind.FACE and r.score < self.source_threshold:
+                continue
+            inner = detector_box(r, scale)
+            judged.append(inner)
+            if self._kept(inner, keep):
+                continue
+            share = unchanged_share(changed, inner)
+            if share < self.leak:
+                self.hidden += 1
+                continue
+            out.append(self._suspect(image, r, index, time, verdict(str(r.kind), share), share))
+        return out, judged
+
+    def frame(self, image: np.ndarray, index: int, time: float, plan: list[Region] | None,
+              changed: npt.NDArray[np.bool_] | None, source: np.ndarray | None = None
+              ) -> list[Finding]:
+        """Suspects in one released frame; `changed`: pixels that differ from `source`."""
         keep = [r.box for r in plan or [] if r.decision is Decision.KEEP]
         redact = [r.box for r in plan or [] if r.decision is Decision.REDACT]
+        out: list[Finding] = []
+        judged: list[Box] = []
+        if source is not None and changed is not None:
+            out, judged = self._compare(source, image, changed, keep, index, time)
+            if not self.rescan:
+                return out
+        scale = self.analyzer.options.mask_scale
         for r in self.analyzer.regions(image):
             if r.kind is Kind.FACE and r.score < self.threshold:
                 continue
             inner = detector_box(r, scale)
-            if keep and inside_matrix([inner], keep).max() >= KEEP_OVERLAP:
-                self.exempt += 1
+            # Judged already, on the source, by its pixels.
+            if judged and inside_matrix([inner], judged).max() >= KEEP_OVERLAP:
+                continue
+            if self._kept(inner, keep):
                 continue
             if changed is not None and changed_share(changed, inner) >= COVER:
                 self.hidden += 1
@@ -99,8 +150,5 @@ class Scanner:
             if redact and inside_matrix([inner], redact).max() >= COVER:
                 self.hidden += 1
                 continue
-            pic = crop(image, r.box) if self.crops < MAX_CROPS else None
-            self.crops += pic is not None
-            out.append(Finding(SUSPECT, str(r.kind), f"{r.kind} still visible",
-                               index, time, r.box, r.score, pic))
+            out.append(self._suspect(image, r, index, time, f"{r.kind} still visible"))
         return out

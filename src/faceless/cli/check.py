@@ -16,10 +16,12 @@ from faceless.core.errors import FacelessError
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="re-scan a release for faces, plates or metadata left in it",
                        description="Re-scan a released image or video with the strongest "
-                                   "settings, every frame on its own; with --plan, verify every "
-                                   "region marked redact was applied; always look for metadata "
-                                   "that should be gone. Exit 0 when clean, 1 when anything is "
-                                   "suspect or the input is bad.")
+                                   "settings, every frame on its own; with the source (--source, "
+                                   "or the plan's), find the faces on the source and flag each "
+                                   "one the release left mostly unchanged; with --plan, verify "
+                                   "every region marked redact was applied; always look for "
+                                   "metadata that should be gone. Exit 0 when clean, 1 when "
+                                   "anything is suspect or the input is bad.")
     p.add_argument("release", type=Path, help="the released image or video")
     p.add_argument("--source", type=Path,
                    help="the original, to see what changed (default: the plan's source, "

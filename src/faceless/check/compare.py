@@ -1,0 +1,43 @@
+"""Leaks judged against the source: how much of each face found there the release left as it was.
+
+A face the anonymizer had to hide is found on the source at full contrast, whole, before any
+blur or partial cover lowered its score. Whether the release hid it is then a matter of pixels,
+not of scores: the share of the face's detector box that still has the source's pixels, within
+the codec noise that pixels.change_level allows for.
+
+Thresholds, decided on bench/check_leaks.py's tuning seeds and checked on a held-out one:
+
+- SOURCE_FLAG: faces found on the source from this score up are judged. Below it the search
+  finds mostly texture (foliage, fabric, signs), every such find is unchanged in a correct
+  release, and each one would be a false alarm.
+- LEAK: a face whose box is unchanged from this share up is a suspect: the complement of the
+  70% cover rule that bench/temporal.py and the evaluation tools judge a hidden face by.
+- CORE: the part of the detector box measured; the whole box, since inner cores flagged no
+  more leaks and flagged more clean frames (a mask that lags a moving face uncovers an edge).
+- VISIBLE: from this share up the face is said to be still visible, below it partly covered.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from faceless.check.pixels import changed_share
+from faceless.core.geometry import scale_box
+from faceless.core.types import Box
+
+SOURCE_FLAG = 0.3
+CORE = 1.0
+LEAK = 0.3
+VISIBLE = 0.8
+
+
+def unchanged_share(changed: npt.NDArray[np.bool_], detector_box: Box) -> float:
+    """Share of the box (its CORE) whose pixels the release left as in the source."""
+    return 1.0 - changed_share(changed, scale_box(detector_box, CORE))
+
+
+def verdict(kind: str, unchanged: float) -> str:
+    """The reason a person reads: visible, or partly covered with the share left."""
+    how = "still visible" if unchanged >= VISIBLE else "partly covered"
+    return f"{kind} {how}: {unchanged:.0%} of it unchanged from the source"
