@@ -329,3 +329,169 @@ def test_the_command_refuses_a_plan_for_another_file_and_empty_reasons(case, cap
     assert main(["review", str(case), "--no-browser"]) == 2
     assert "not the one the plan was made for" in capsys.readouterr().err
     assert not case.with_name(case.name + ".lock").exists()
+
+
+# coverage warnings, reshaping, range delete, split and merge --------------------------------
+def boxes_of(plan: Plan, track: int) -> dict[int, tuple[float, ...]]:
+    return {f.index: r.box for f in plan.frames for r in f.regions if r.track_id == track}
+
+
+def test_warnings_find_gaps_and_lone_faces(case):
+    plan = Plan.load(case)
+    assert edits.coverage_warnings(plan) == []
+    plan.frames[2].regions = []
+    plan.frames[3].regions = []
+    (gap,) = edits.coverage_warnings(plan)
+    assert gap["type"] == "gap" and gap["track"] == 1 and (gap["first"], gap["last"]) == (2, 3)
+    assert gap["frames"] == 2 and "2–3" in gap["message"]
+    # A face that flickers on for one frame: the frames beside it likely show it unhidden.
+    lone = edits.add_manual(plan, {4: (40, 5, 60, 25)}, 4, 4, "a")["track"]
+    plate = edits.add_manual(plan, {0: (40, 30, 60, 40)}, 0, 0, "a", kind=Kind.PLATE)
+    warned = edits.coverage_warnings(plan)
+    assert [(w["type"], w["track"], w["first"]) for w in warned] == [
+        ("gap", 1, 2), ("lone", lone, 4)]
+    assert plate["track"] not in {w["track"] for w in warned}, "only faces flicker-check"
+    # An untracked face is lone when no face beside it overlaps it.
+    from faceless.core.types import Region
+
+    plan.frames[1].regions.append(Region((10, 10, 30, 30), track_id=None))
+    assert not [w for w in edits.coverage_warnings(plan) if w["track"] is None]
+    plan.frames[5].regions.append(Region((40, 30, 50, 40), track_id=None))
+    (untracked,) = [w for w in edits.coverage_warnings(plan) if w["track"] is None]
+    assert untracked["first"] == 5 and untracked["box"] == [40, 30, 50, 40]
+
+
+def test_a_keyframe_reshapes_a_manual_track_between_its_keyframes(case):
+    plan = Plan.load(case)
+    track = edits.add_manual(plan, {0: (0, 0, 10, 10)}, 0, 5, "a")["track"]
+    entry = edits.set_keyframe(plan, track, 4, (20, 0, 30, 10), "b", clock)
+    boxes = boxes_of(plan, track)
+    assert boxes[0] == (0, 0, 10, 10) and boxes[2] == (10, 0, 20, 10)
+    assert boxes[4] == boxes[5] == (20, 0, 30, 10)
+    assert entry == {"time": "2024-05-01T12:00:00Z", "actor": "b", "action": "keyframe",
+                     "track": track, "frames": [4, 4], "box": [20, 0, 30, 10], "regions": 5}
+    assert [k["frame"] for k in edits.track_entry(plan, track)["keyframes"]] == [0, 4]
+    # Moving an existing keyframe re-interpolates again; the change survives a save.
+    edits.set_keyframe(plan, track, 0, (0, 10, 10, 20), "b")
+    assert boxes_of(plan, track)[2] == (10, 5, 20, 15)
+    again = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
+    assert edits.keyframes_of(again, track) == {0: (0, 10, 10, 20), 4: (20, 0, 30, 10)}
+    with pytest.raises(PlanError, match="only a track drawn by hand"):
+        edits.set_keyframe(plan, 1, 0, (0, 0, 5, 5), "b")
+    with pytest.raises(PlanError, match="empty"):
+        edits.set_keyframe(plan, track, 1, (70, 0, 90, 5), "b")
+    edits.delete_manual(plan, track, "b", first=5, last=5)
+    with pytest.raises(PlanError, match="no region at frame 5"):
+        edits.set_keyframe(plan, track, 5, (0, 0, 5, 5), "b")
+
+
+def test_a_track_without_recorded_keyframes_changes_only_the_frame_moved(case):
+    plan = Plan.load(case)
+    track = edits.add_manual(plan, {0: (0, 0, 10, 10), 5: (50, 0, 60, 10)}, 0, 5, "a")["track"]
+    del edits.track_entry(plan, track)["keyframes"]  # a plan edited by hand
+    before = boxes_of(plan, track)
+    edits.set_keyframe(plan, track, 2, (0, 30, 10, 40), "a")
+    after = boxes_of(plan, track)
+    assert after[2] == (0, 30, 10, 40)
+    assert {i: b for i, b in after.items() if i != 2} == {i: b for i, b in before.items()
+                                                          if i != 2}
+
+
+def test_range_delete_of_detections_is_refused_and_of_nothing_too(case):
+    plan = Plan.load(case)
+    with pytest.raises(PlanError, match="exempt it instead"):
+        edits.delete_manual(plan, 1, "a", first=2, last=3)
+    track = edits.add_manual(plan, {0: (1, 1, 9, 9)}, 0, 2, "a")["track"]
+    with pytest.raises(PlanError, match="no regions in frames 4 to 5"):
+        edits.delete_manual(plan, track, "a", first=4, last=5)
+    entry = edits.delete_manual(plan, track, "a", first=1, last=1, clock=clock)
+    assert entry["frames"] == [1, 1] and entry["regions"] == 1
+    assert edits.track_frames(plan, track) == [0, 2]
+    assert [w["type"] for w in edits.coverage_warnings(plan)] == ["lone", "gap", "lone"]
+
+
+def test_split_gives_the_later_part_a_new_track(case):
+    plan = Plan.load(case)
+    edits.approve_track(plan, 1, "a")
+    entry = edits.split_track(plan, 1, 3, "a", clock)
+    new = entry["new_track"]
+    assert entry["action"] == "split" and entry["frames"] == [3, 5] and entry["regions"] == 3
+    assert edits.track_frames(plan, 1) == [0, 1, 2] and edits.track_frames(plan, new) == [3, 4, 5]
+    first, second = edits.track_entry(plan, 1), edits.track_entry(plan, new)
+    assert (first["first_frame"], first["last_frame"]) == (0, 2)
+    assert (second["first_frame"], second["last_frame"], second["kind"]) == (3, 5, "face")
+    assert first["detected"] + first["added"] == 3 and second["review"] == "approved"
+    with pytest.raises(PlanError, match="both sides"):
+        edits.split_track(plan, 1, 0, "a")
+    with pytest.raises(PlanError, match="both sides"):
+        edits.split_track(plan, 1, 3, "a")
+
+
+def test_split_and_merge_of_a_manual_track_keep_its_boxes(case):
+    plan = Plan.load(case)
+    track = edits.add_manual(plan, {0: (0, 0, 10, 10), 5: (50, 0, 60, 10)}, 0, 5, "a")["track"]
+    before = boxes_of(plan, track)
+    new = edits.split_track(plan, track, 3, "a")["new_track"]
+    assert {**boxes_of(plan, track), **boxes_of(plan, new)} == before
+    # Each part re-interpolates on its own keyframes, without moving the other's boxes.
+    edits.set_keyframe(plan, new, 5, (50, 20, 60, 30), "a")
+    assert boxes_of(plan, track) == {i: before[i] for i in (0, 1, 2)}
+    assert boxes_of(plan, new)[3] == before[3]
+    reshaped = {**boxes_of(plan, track), **boxes_of(plan, new)}
+    entry = edits.merge_tracks(plan, track, new, "a", clock)
+    assert entry["action"] == "merge" and entry["merged"] == new and entry["frames"] == [0, 5]
+    assert boxes_of(plan, track) == reshaped and edits.track_entry(plan, new) is None
+    edits.set_keyframe(plan, track, 1, before[1], "a")
+    assert boxes_of(plan, track) == reshaped, "merged keyframes pin each part's boxes"
+
+
+def test_merge_needs_one_kind_and_no_overlap(case):
+    plan = Plan.load(case)
+    face = edits.add_manual(plan, {0: (40, 0, 60, 10)}, 0, 1, "a")["track"]
+    plate = edits.add_manual(plan, {0: (40, 30, 60, 40)}, 4, 5, "a", kind=Kind.PLATE)["track"]
+    with pytest.raises(PlanError, match="different kinds"):
+        edits.merge_tracks(plan, face, plate, "a")
+    with pytest.raises(PlanError, match="overlap in time"):
+        edits.merge_tracks(plan, 1, face, "a")
+    with pytest.raises(PlanError, match="itself"):
+        edits.merge_tracks(plan, 1, 1, "a")
+    # A detected track split in two is whole again; the gap between stays a warning.
+    tail = edits.split_track(plan, 1, 3, "a")["new_track"]
+    edits.delete_manual(plan, face, "a")
+    plan.frames[3].regions = [r for r in plan.frames[3].regions if r.track_id != tail]
+    edits.merge_tracks(plan, tail, 1, "a")
+    assert edits.track_frames(plan, tail) == [0, 1, 2, 4, 5]
+    assert edits.track_entry(plan, 1) is None and edits.track_entry(plan, tail)["review"] == (
+        "unreviewed")
+    assert [(w["type"], w["track"]) for w in edits.coverage_warnings(plan)] == [
+        ("gap", tail)]
+    assert [e["action"] for e in plan.history] == ["add", "add", "split", "delete", "merge"]
+
+
+def test_warnings_and_range_edits_through_the_api(session):
+    client = client_for(session)
+    post = lambda path, body=None: client.post(path, json=body or {},  # noqa: E731
+                                               headers={"origin": ORIGIN})
+    assert client.get("/api/warnings").json() == []
+    assert client.get("/api/warnings", headers={"host": "evil.example"}).status_code == 403
+    manual = post("/api/tracks", {"kind": "face", "first": 0, "last": 5, "keyframes": [
+        {"frame": 0, "box": [40, 20, 50, 30]}]}).json()["edit"]["track"]
+    r = post(f"/api/tracks/{manual}/keyframe", {"frame": 5, "box": [50, 20, 60, 30]})
+    assert r.status_code == 200 and r.json()["edit"]["action"] == "keyframe"
+    regions = client.get("/api/frames/5/regions").json()
+    assert [x["box"] for x in regions if x["track"] == manual] == [[50, 20, 60, 30]]
+    assert post(f"/api/tracks/{manual}/keyframe", {"frame": 5}).status_code == 400
+    assert post(f"/api/tracks/{manual}/keyframe", {"frame": 5, "box": [1, 2]}).status_code == 400
+    assert post(f"/api/tracks/{manual}/delete", {"first": 2, "last": 3}).status_code == 200
+    assert post("/api/tracks/1/delete", {"first": 2, "last": 3}).status_code == 400
+    gaps = client.get("/api/warnings").json()
+    assert [(w["type"], w["track"], w["first"], w["last"]) for w in gaps] == [
+        ("gap", manual, 2, 3)]
+    split = post("/api/tracks/1/split", {"frame": 3}).json()["edit"]
+    assert split["action"] == "split"
+    assert post("/api/tracks/1/merge", {"with": manual}).status_code == 400  # overlap
+    assert post("/api/tracks/1/merge", {"with": split["new_track"]}).status_code == 200
+    tracks = client.get("/api/plan").json()["tracks"]
+    assert [(t["id"], t["first"], t["last"]) for t in tracks] == [(1, 0, 5), (manual, 0, 5)]
+    assert [e["action"] for e in session.plan.history] == [
+        "add", "keyframe", "delete", "split", "merge"]

@@ -48,6 +48,20 @@ def box_pixels(image: np.ndarray, box, inset: int = 6) -> np.ndarray:
     return image[y1 + inset:y2 - inset, x1 + inset:x2 - inset].astype(int)
 
 
+def drag(page, box) -> None:
+    """Drag a box (in frame pixels) on the overlay, as a person would with the mouse."""
+    left, top, k = page.eval_on_selector(
+        "#overlay", "c => { const r = c.getBoundingClientRect(); "
+        "const i = document.getElementById('frame'); "
+        "return [r.left, r.top, i.clientWidth / i.naturalWidth]; }")
+    x1, y1, x2, y2 = box
+    page.mouse.move(left + x1 * k, top + y1 * k)
+    page.mouse.down()
+    page.mouse.move(left + (x1 + x2) / 2 * k, top + (y1 + y2) / 2 * k)
+    page.mouse.move(left + x2 * k, top + y2 * k)
+    page.mouse.up()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium executable (apt-get install "
                     "chromium, or set FACELESS_CHROMIUM); Playwright cannot download one here")
@@ -93,17 +107,7 @@ def test_exempt_draw_save_and_render_in_the_browser(tmp_path):
                 expect(row).to_contain_text("kept visible (requester)")
 
                 # The face the detector missed: one box on frame 0, carried over every frame.
-                rect = page.eval_on_selector(
-                    "#overlay", "c => { const r = c.getBoundingClientRect(); "
-                    "const i = document.getElementById('frame'); "
-                    "return [r.left, r.top, i.clientWidth / i.naturalWidth]; }")
-                left, top, k = rect
-                x1, y1, x2, y2 = missed[0] - 8, missed[1] - 10, missed[2] + 8, missed[3] + 10
-                page.mouse.move(left + x1 * k, top + y1 * k)
-                page.mouse.down()
-                page.mouse.move(left + (x1 + x2) / 2 * k, top + (y1 + y2) / 2 * k)
-                page.mouse.move(left + x2 * k, top + y2 * k)
-                page.mouse.up()
+                drag(page, (missed[0] - 8, missed[1] - 10, missed[2] + 8, missed[3] + 10))
                 expect(page.locator("#keyframes")).to_contain_text("frame(s) 0")
                 expect(page.locator("#addLast")).to_have_value(str(FRAMES - 1))
                 page.click("#addRegion")
@@ -125,6 +129,31 @@ def test_exempt_draw_save_and_render_in_the_browser(tmp_path):
                 expect(page.locator("#status")).to_contain_text(
                     "rendered clip.faceless.mp4", timeout=60_000)
                 page.screenshot(path=str(shots / "review-studio.png"))
+
+                # Reshape the drawn track on frame 2, then cut frame 5 out of it: the hole
+                # shows on the timeline and in the warnings, and a click there jumps to it.
+                expect(page.locator("#lanes .lane")).to_have_count(2)
+                expect(page.locator("#warnCount")).to_have_text("none")
+                manual.click()
+                expect(page.locator("#selName")).to_contain_text(f"0–{FRAMES - 1}")
+                page.keyboard.press("ArrowRight")
+                expect(position).to_contain_text("frame 2 /")
+                drag(page, (missed[0] - 12, missed[1] - 14, missed[2] + 12, missed[3] + 14))
+                page.click("#useBox")
+                expect(page.locator("#keyframes")).to_have_text("no box drawn")
+                page.on("dialog", lambda dialog: dialog.accept())
+                page.fill("#delFirst", "5")
+                page.fill("#delLast", "5")
+                page.click("#delRange")
+                warning = page.locator("#warnList li")
+                expect(warning).to_have_count(1)
+                expect(warning).to_contain_text("no region in frame 5")
+                expect(page.locator("#lanes .warn")).to_have_count(1)
+                warning.click()
+                expect(position).to_contain_text("frame 5 /")
+                page.locator("#viewer").screenshot(path=str(shots / "review-timeline.png"))
+                page.click("#save")
+                expect(page.locator("#status")).to_contain_text("saved clip.plan.json")
                 browser.close()
         finally:
             studio.stop()
@@ -134,8 +163,9 @@ def test_exempt_draw_save_and_render_in_the_browser(tmp_path):
     assert len(kept) == FRAMES and all(
         r.decision is Decision.KEEP and r.reason == "requester" for r in kept)
     drawn = [r for f in plan.frames for r in f.regions if r.origin is Origin.MANUAL]
-    assert len(drawn) == FRAMES and len({r.track_id for r in drawn}) == 1
-    assert [e["action"] for e in plan.history] == ["exempt", "add"]
+    assert len(drawn) == FRAMES - 1 and len({r.track_id for r in drawn}) == 1
+    assert [e["action"] for e in plan.history] == ["exempt", "add", "keyframe", "delete"]
+    assert plan.history[2]["frames"] == [2, 2] and plan.history[3]["frames"] == [5, 5]
     assert {e["actor"] for e in plan.history} == {"A. Clerk"}
     assert plan_path.with_name("clip.plan.orig.json").exists()
 

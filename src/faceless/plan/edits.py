@@ -1,4 +1,5 @@
-"""Review edits of a plan: exempt, redact, approve, add and delete tracks, each kept in history.
+"""Review edits of a plan: exempt, redact, approve, add, reshape, delete, split and merge
+tracks, each kept in history, and the coverage warnings a reviewer should look at.
 
 Edits act on whole tracks (one person or plate over the video), never on an identity. Every
 edit appends one entry to `plan.history` saying who, when (UTC), what, which track and frames,
@@ -168,10 +169,10 @@ def add_manual(plan: Plan, keyframes: Mapping[int, Box], first: int, last: int, 
                             Decision.REDACT, track, why)
             f.regions = [*f.regions, region]
             n += 1
+    keys = _key_list(boxes)
     plan.tracks.append({"id": track, "kind": str(Kind(kind)), "first_frame": first,
                         "last_frame": last, "detected": 0, "added": 0, "manual": n,
-                        "review": REVIEWED})
-    keys = [{"frame": k, "box": [round(v, 2) for v in b]} for k, b in sorted(boxes.items())]
+                        "review": REVIEWED, "keyframes": keys})
     return _record(plan, actor, "add", track, (first, last), clock, kind=str(Kind(kind)),
                    reason=why, regions=n, keyframes=keys)
 
@@ -197,15 +198,232 @@ def delete_manual(plan: Plan, track: int, actor: str, first: int | None = None,
             kept = [r for r in f.regions if r.track_id != track]
             n += len(f.regions) - len(kept)
             f.regions = kept
-    left = track_frames(plan, track)
+    if n == 0:
+        raise PlanError(f"track {track} has no regions in frames {lo} to {hi}")
     entry = track_entry(plan, track)
     if entry is not None:
-        if left:
-            entry.update(first_frame=left[0], last_frame=left[-1], manual=len(left))
+        if track_frames(plan, track):
+            _refresh(plan, track)
         else:
             plan.tracks.remove(entry)
     span = (max(lo, 0), min(hi, plan.frames[-1].index if plan.frames else 0))
     return _record(plan, actor, "delete", track, span, clock, regions=n)
+
+
+# reshaping, splitting and merging tracks ------------------------------------------------------
+def _regions(plan: Plan, track: int) -> list[tuple[int, Region]]:
+    return [(f.index, r) for f in plan.frames for r in f.regions if r.track_id == track]
+
+
+def _refresh(plan: Plan, track: int) -> dict[str, Any]:
+    """Bring the summary of `track` in `plan.tracks` up to date with its regions (made if
+    missing), keeping its review state and keyframes."""
+    found = _regions(plan, track)
+    entry = track_entry(plan, track)
+    if entry is None:
+        entry = {"id": track, "kind": str(found[0][1].kind), "review": UNREVIEWED}
+        plan.tracks.append(entry)
+    entry.update(first_frame=found[0][0], last_frame=found[-1][0],
+                 detected=sum(r.origin is Origin.DETECTED for _, r in found),
+                 added=sum(r.origin is Origin.TRACKED for _, r in found),
+                 manual=sum(r.origin is Origin.MANUAL for _, r in found))
+    return entry
+
+
+def _key_list(boxes: Mapping[int, Box]) -> list[dict[str, Any]]:
+    return [{"frame": k, "box": [round(v, 2) for v in b]} for k, b in sorted(boxes.items())]
+
+
+def keyframes_of(plan: Plan, track: int) -> dict[int, Box]:
+    """The keyframes of a manual track (frame index -> box): those recorded when it was drawn
+    and reshaped or, for a track without any, every frame's box (so a reshape changes only
+    the frames it must)."""
+    entry = track_entry(plan, track) or {}
+    keys = entry.get("keyframes")
+    if keys:
+        return {int(k["frame"]): tuple(float(v) for v in k["box"])  # type: ignore[misc]
+                for k in keys}
+    return {i: r.box for i, r in _regions(plan, track)}
+
+
+def _pinned(plan: Plan, track: int, lo: int, hi: int) -> dict[int, Box]:
+    """The keyframes of `track` within [lo, hi], plus its boxes at the first and last of its
+    frames there, so re-interpolating that part alone gives the same boxes."""
+    found = [(i, r) for i, r in _regions(plan, track) if lo <= i <= hi]
+    keys = {k: b for k, b in keyframes_of(plan, track).items() if lo <= k <= hi}
+    for i, r in (found[0], found[-1]):
+        keys.setdefault(i, r.box)
+    return keys
+
+
+def _manual_only(plan: Plan, track: int, what: str) -> list[tuple[int, Region]]:
+    found = _regions(plan, track)
+    if not found:
+        raise PlanError(f"track {track} has no regions in this plan")
+    if any(r.origin is not Origin.MANUAL for _, r in found):
+        raise PlanError(f"track {track} was found by the machine; only a track drawn by hand "
+                        f"can be {what}")
+    return found
+
+
+def set_keyframe(plan: Plan, track: int, index: int, box: Box, actor: str,
+                 clock: Clock = utc_now) -> dict[str, Any]:
+    """Move or resize the box of manual `track` at frame `index`, which becomes a keyframe;
+    its other frames are interpolated again between its keyframes."""
+    found = _manual_only(plan, track, "reshaped")
+    if index not in {i for i, _ in found}:
+        raise PlanError(f"track {track} has no region at frame {index}")
+    w, h = plan.source.width, plan.source.height
+    new = _clip(tuple(float(v) for v in box), w, h)  # type: ignore[arg-type]
+    if new[2] - new[0] < 1 or new[3] - new[1] < 1:
+        raise PlanError(f"the box at frame {index} is empty once clipped to the frame")
+    keys = keyframes_of(plan, track)
+    keys[index] = new
+    changed = 0
+    for f in plan.frames:
+        regions = []
+        for r in f.regions:
+            if r.track_id == track:
+                b = interpolate(keys, f.index)
+                if b != r.box:
+                    r = replace(r, box=b)
+                    changed += 1
+            regions.append(r)
+        f.regions = regions
+    entry = _refresh(plan, track)
+    entry["keyframes"] = _key_list(keys)
+    entry["review"] = REVIEWED
+    return _record(plan, actor, "keyframe", track, (index, index), clock,
+                   box=[round(v, 2) for v in new], regions=changed)
+
+
+def split_track(plan: Plan, track: int, at: int, actor: str,
+                clock: Clock = utc_now) -> dict[str, Any]:
+    """Cut `track` before frame `at`: its regions from `at` on become a new track (new id).
+
+    Tracks group regions of one object over time, never an identity: splitting fixes a
+    tracker that carried one box over onto someone else."""
+    found = _regions(plan, track)
+    if not found:
+        raise PlanError(f"track {track} has no regions in this plan")
+    before = [i for i, _ in found if i < at]
+    after = [i for i, _ in found if i >= at]
+    if not before or not after:
+        raise PlanError(f"track {track} has no regions on both sides of frame {at}; nothing "
+                        "to split")
+    manual = all(r.origin is Origin.MANUAL for _, r in found)
+    if manual:
+        head, tail = _pinned(plan, track, -1, at - 1), _pinned(plan, track, at, 1 << 62)
+    new = next_track_id(plan)
+    for f in plan.frames:
+        if f.index >= at:
+            f.regions = [replace(r, track_id=new) if r.track_id == track else r
+                         for r in f.regions]
+    old = _refresh(plan, track)
+    entry = _refresh(plan, new)
+    entry["review"] = old.get("review", UNREVIEWED)
+    if manual:
+        old["keyframes"], entry["keyframes"] = _key_list(head), _key_list(tail)
+    else:
+        old.pop("keyframes", None)
+    return _record(plan, actor, "split", track, (after[0], after[-1]), clock, new_track=new,
+                   regions=len(after))
+
+
+def merge_tracks(plan: Plan, track: int, other: int, actor: str,
+                 clock: Clock = utc_now) -> dict[str, Any]:
+    """Give the regions of `other` the id of `track`: two pieces of one object's path that
+    the tracker lost in between. Both must be of one kind and apart in time."""
+    if track == other:
+        raise PlanError("a track cannot be merged with itself")
+    a, b = _regions(plan, track), _regions(plan, other)
+    for t, found in ((track, a), (other, b)):
+        if not found:
+            raise PlanError(f"track {t} has no regions in this plan")
+    kinds = {r.kind for _, r in a + b}
+    if len(kinds) > 1:
+        raise PlanError(f"tracks {track} and {other} are of different kinds; only tracks of "
+                        "one kind can be merged")
+    if not (a[-1][0] < b[0][0] or b[-1][0] < a[0][0]):
+        raise PlanError(f"tracks {track} ({a[0][0]}–{a[-1][0]}) and {other} "
+                        f"({b[0][0]}–{b[-1][0]}) overlap in time; split one first")
+    manual = all(r.origin is Origin.MANUAL for _, r in a + b)
+    if manual:
+        keys = {**_pinned(plan, track, -1, 1 << 62), **_pinned(plan, other, -1, 1 << 62)}
+    entry_a, entry_b = track_entry(plan, track) or {}, track_entry(plan, other) or {}
+    review = (REVIEWED if entry_a.get("review") == entry_b.get("review") == REVIEWED
+              else UNREVIEWED)
+    for f in plan.frames:
+        f.regions = [replace(r, track_id=track) if r.track_id == other else r
+                     for r in f.regions]
+    if entry_b:
+        plan.tracks.remove(entry_b)
+    entry = _refresh(plan, track)
+    entry["review"] = review
+    if manual:
+        entry["keyframes"] = _key_list(keys)
+    else:
+        entry.pop("keyframes", None)
+    span = (min(a[0][0], b[0][0]), max(a[-1][0], b[-1][0]))
+    return _record(plan, actor, "merge", track, span, clock, merged=other, regions=len(b))
+
+
+# coverage warnings ------------------------------------------------------------------------
+def _touch(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def coverage_warnings(plan: Plan) -> list[dict[str, Any]]:
+    """Where a leak may hide, in frame order: frames inside a track with no region of it
+    ("gap"), and face regions that neither neighbouring frame has ("lone": a detection that
+    flickered on for one frame, so the face is likely unhidden next to it). A region with
+    no track counts as lone when no face region of either neighbour overlaps it."""
+    out: list[dict[str, Any]] = []
+    order = [f.index for f in plan.frames]
+    pos = {index: p for p, index in enumerate(order)}
+    spans: dict[int, list[int]] = {}
+    kinds: dict[int, str] = {}
+    for f in plan.frames:
+        for r in f.regions:
+            if r.track_id is not None:
+                spans.setdefault(r.track_id, []).append(pos[f.index])
+                kinds.setdefault(r.track_id, str(r.kind))
+    for track, ps in spans.items():
+        have = set(ps)
+        run: list[int] = []
+        for p in range(min(ps), max(ps) + 2):
+            if p <= max(ps) and p not in have:
+                run.append(p)
+            elif run:
+                first, last = order[run[0]], order[run[-1]]
+                where = f"frame {first}" if first == last else f"frames {first}–{last}"
+                out.append({"type": "gap", "track": track, "kind": kinds[track],
+                            "first": first, "last": last, "frames": len(run),
+                            "message": f"track #{track} ({kinds[track]}) has no region in "
+                                       f"{where}"})
+                run = []
+    if len(plan.frames) > 1:
+        for p, f in enumerate(plan.frames):
+            near = [plan.frames[q] for q in (p - 1, p + 1) if 0 <= q < len(plan.frames)]
+            for r in f.regions:
+                if r.kind is not Kind.FACE:
+                    continue
+                if r.track_id is not None:
+                    alone = not any(n.track_id == r.track_id for g in near for n in g.regions)
+                else:
+                    alone = not any(n.kind is Kind.FACE and _touch(n.box, r.box)
+                                    for g in near for n in g.regions)
+                if alone:
+                    who = "a face with no track" if r.track_id is None else \
+                        f"face track #{r.track_id}"
+                    out.append({"type": "lone", "track": r.track_id, "kind": str(r.kind),
+                                "first": f.index, "last": f.index, "frames": 1,
+                                "box": [round(v, 2) for v in r.box],
+                                "message": f"{who} appears in frame {f.index} only, not in "
+                                           "the frames beside it"})
+    out.sort(key=lambda w: (w["first"], w["type"], w["track"] if w["track"] is not None
+                            else -1))
+    return out
 
 
 def original_path(plan_path: Path) -> Path:
@@ -242,5 +460,7 @@ def save_reviewed(plan: Plan, plan_path: Path) -> None:
 
 
 __all__ = ["DEFAULT_REASONS", "REVIEWED", "UNREVIEWED", "add_manual", "approve_track",
-           "delete_manual", "exempt_track", "interpolate", "keep_original", "next_track_id",
-           "original_path", "redact_track", "save_reviewed", "track_entry", "track_frames"]
+           "coverage_warnings", "delete_manual", "exempt_track", "interpolate",
+           "keep_original", "keyframes_of", "merge_tracks", "next_track_id", "original_path",
+           "redact_track", "save_reviewed", "set_keyframe", "split_track", "track_entry",
+           "track_frames"]

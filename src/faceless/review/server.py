@@ -127,6 +127,9 @@ def create_app(session: ReviewSession, token: str, hosts: Iterable[str]) -> ASGI
     async def summary(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(session.summary))
 
+    async def warnings(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(session.warnings))
+
     async def regions(request: Request) -> Response:
         index = request.path_params["index"]
         try:
@@ -194,6 +197,7 @@ def create_app(session: ReviewSession, token: str, hosts: Iterable[str]) -> ASGI
         Route("/", index),
         Route("/static/{name}", static),
         Route("/api/plan", summary),
+        Route("/api/warnings", warnings),
         Route("/api/frames/{index:int}/regions", regions),
         Route("/api/frames/{index:int}.jpg", frame),
         Route("/api/tracks", edit, methods=["POST"]),

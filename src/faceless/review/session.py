@@ -233,11 +233,26 @@ class ReviewSession:
             elif action == "approve":
                 entry = edits.approve_track(self.plan, track, self.actor)
             elif action == "delete":
-                entry = edits.delete_manual(self.plan, track, self.actor)
+                entry = edits.delete_manual(self.plan, track, self.actor,
+                                            _opt_int(body.get("first")),
+                                            _opt_int(body.get("last")))
+            elif action == "keyframe":
+                x1, y1, x2, y2 = (float(v) for v in body["box"])  # ValueError if not 4
+                entry = edits.set_keyframe(self.plan, track, int(body["frame"]),
+                                           (x1, y1, x2, y2), self.actor)
+            elif action == "split":
+                entry = edits.split_track(self.plan, track, int(body["frame"]), self.actor)
+            elif action == "merge":
+                entry = edits.merge_tracks(self.plan, track, int(body["with"]), self.actor)
             else:
                 raise ReviewError(f"unknown edit {action!r}")
             self.version += 1
             return entry
+
+    def warnings(self) -> list[dict[str, Any]]:
+        """Coverage warnings of the plan as it is now (see edits.coverage_warnings)."""
+        with self.lock:
+            return edits.coverage_warnings(self.plan)
 
     def save(self) -> dict[str, Any]:
         """Write the plan (keeping the machine's original once) and record it in the audit."""
@@ -268,6 +283,10 @@ class ReviewSession:
                               details={"media": result.media, "frames": result.frames,
                                        "regions": result.regions})
         return result
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
 
 
 def _kind(name: str) -> Kind:

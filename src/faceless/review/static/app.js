@@ -8,7 +8,7 @@ const DRAWING = "#ff2d55";
 
 const state = {
   plan: null, index: 0, view: "source", regions: [], selected: null,
-  keyframes: {}, drag: null, busy: false,
+  keyframes: {}, drag: null, busy: false, warnings: [],
 };
 const $ = (id) => document.getElementById(id);
 
@@ -38,7 +38,69 @@ async function loadPlan() {
     for (const code of p.reasons) reason.add(new Option(code, code));
   }
   say(p.unsaved ? `${p.edits} edit(s), not saved` : `${p.edits} edit(s) saved`);
+  state.warnings = await api("/api/warnings");
+  if (state.selected !== null && !p.tracks.some((t) => t.id === state.selected)) state.selected = null;
   renderTracks();
+  renderTimeline();
+  renderWarnings();
+}
+
+// The timeline: one lane per track over the frames it covers, warnings drawn on the lanes.
+function pct(frameIndex) { return (indexOf(frameIndex) / state.plan.frames.length) * 100; }
+
+function bar(cls, first, last) {
+  const el = document.createElement("div");
+  el.className = cls;
+  el.style.left = `${pct(first)}%`;
+  el.style.width = `${((indexOf(last) - indexOf(first) + 1) / state.plan.frames.length) * 100}%`;
+  return el;
+}
+
+function renderTimeline() {
+  const lanes = $("lanes");
+  lanes.replaceChildren();
+  const rows = state.plan.tracks.map((t) => ({ id: t.id, track: t }));
+  if (state.warnings.some((w) => w.track === null)) rows.push({ id: null, track: null });
+  for (const { id, track: t } of rows) {
+    const lane = document.createElement("div");
+    lane.className = `lane${id !== null && id === state.selected ? " selected" : ""}`;
+    lane.dataset.track = id === null ? "" : id;
+    if (t) {
+      lane.append(bar(`span ${t.kind}${t.decision === "keep" ? " keep" : ""}`, t.first, t.last));
+    }
+    for (const w of state.warnings.filter((x) => x.track === id)) {
+      const mark = bar(`warn ${w.type}`, w.first, w.last);
+      mark.title = w.message;
+      lane.append(mark);
+    }
+    const label = document.createElement("span");
+    label.className = "label";
+    label.textContent = t ? `#${t.id} ${t.kind}` : "no track";
+    lane.append(label);
+    lanes.append(lane);
+  }
+  const head = document.createElement("div");
+  head.id = "playhead";
+  lanes.append(head);
+  placePlayhead();
+}
+
+function placePlayhead() {
+  const head = $("playhead");
+  if (head) head.style.left = `${((state.index + 0.5) / state.plan.frames.length) * 100}%`;
+}
+
+function renderWarnings() {
+  const list = $("warnList");
+  list.replaceChildren();
+  $("warnCount").textContent = state.warnings.length ? `(${state.warnings.length}) — where a face may show` : "none";
+  for (const w of state.warnings) {
+    const li = document.createElement("li");
+    li.className = w.type;
+    li.textContent = w.message;
+    li.addEventListener("click", () => { if (w.track !== null) state.selected = w.track; show(indexOf(w.first)); });
+    list.append(li);
+  }
 }
 
 function frameInfo(i) { return state.plan.frames[i]; }
@@ -57,6 +119,8 @@ async function show(i) {
   await loaded;
   draw();
   renderTracks();
+  renderTimeline();
+  renderSelected();
 }
 
 function scale() {
@@ -136,9 +200,64 @@ function renderTracks() {
       button("Delete", () => { if (confirm(`Delete manual track #${t.id}?`)) edit(`/api/tracks/${t.id}/delete`, {}); }, "delete");
     }
     li.append(title, meta, buttons);
-    li.addEventListener("click", () => { state.selected = t.id; draw(); });
+    li.addEventListener("click", () => select(t.id));
     list.append(li);
   }
+}
+
+function select(id) {
+  state.selected = id;
+  draw();
+  renderTimeline();
+  renderSelected();
+}
+
+// The selected track's edits: reshape on this frame, delete frames, split, merge.
+function renderSelected() {
+  const t = state.plan.tracks.find((x) => x.id === state.selected);
+  const manual = !!t && t.manual === t.frames;
+  const here = frameInfo(state.index)[0];
+  $("selName").textContent = t ? `#${t.id} ${t.kind} (frames ${t.first}–${t.last})` : "none";
+  $("useBox").disabled = !manual || !state.keyframes[here] || !state.regions.some((r) => r.track === t.id);
+  $("splitHere").disabled = !t || here <= t.first || here > t.last;
+  $("delRange").disabled = !manual;
+  const merge = $("mergeWith");
+  const was = merge.value;
+  merge.replaceChildren();
+  if (t) {
+    for (const o of state.plan.tracks) {
+      if (o.id !== t.id && o.kind === t.kind && (o.last < t.first || o.first > t.last)) {
+        merge.add(new Option(`#${o.id} (frames ${o.first}–${o.last})`, o.id));
+      }
+    }
+    if ([...merge.options].some((o) => o.value === was)) merge.value = was;
+  }
+  $("merge").disabled = !merge.options.length;
+}
+
+function setupTrackEdit() {
+  $("lanes").addEventListener("click", (ev) => {
+    const rect = $("lanes").getBoundingClientRect();
+    const i = Math.floor(((ev.clientX - rect.left) / rect.width) * state.plan.frames.length);
+    const lane = ev.target.closest(".lane");
+    if (lane && lane.dataset.track !== "") state.selected = Number(lane.dataset.track);
+    renderTimeline();
+    show(i);
+  });
+  const here = () => frameInfo(state.index)[0];
+  $("useBox").addEventListener("click", async () => {
+    const box = state.keyframes[here()];
+    if (await edit(`/api/tracks/${state.selected}/keyframe`, { frame: here(), box })) clearDrawing();
+  });
+  $("splitHere").addEventListener("click", () => edit(`/api/tracks/${state.selected}/split`, { frame: here() }));
+  $("delRange").addEventListener("click", () => {
+    const first = $("delFirst").value === "" ? here() : Number($("delFirst").value);
+    const last = $("delLast").value === "" ? first : Number($("delLast").value);
+    if (confirm(`Delete track #${state.selected} in frames ${first}–${last}?`)) {
+      edit(`/api/tracks/${state.selected}/delete`, { first, last });
+    }
+  });
+  $("merge").addEventListener("click", () => edit(`/api/tracks/${state.selected}/merge`, { with: Number($("mergeWith").value) }));
 }
 
 function indexOf(frameIndex) {
@@ -151,8 +270,10 @@ async function edit(path, body) {
     await api(path, body);
     await loadPlan();
     await show(state.index);
+    return true;
   } catch (err) {
     say(`not done: ${err.message}`);
+    return false;
   }
 }
 
@@ -197,6 +318,7 @@ function setupDrawing() {
     if (box[2] - box[0] >= 2 && box[3] - box[1] >= 2) {
       state.keyframes[frameInfo(state.index)[0]] = box.map((v) => Math.round(v * 100) / 100);
       updateDrawForm();
+      renderSelected();
     }
     draw();
   });
@@ -224,6 +346,7 @@ function clearDrawing() {
   $("addLast").value = "";
   updateDrawForm();
   draw();
+  renderSelected();
 }
 
 function jumpToTime() {
@@ -293,6 +416,7 @@ async function main() {
   $("render").addEventListener("click", render);
   window.addEventListener("resize", draw);
   setupDrawing();
+  setupTrackEdit();
   setupKeys();
   await show(0);
   document.body.dataset.ready = "1";
