@@ -22,7 +22,7 @@ class Job:
     error: str | None = None
 
 
-def plan_jobs(inputs: list[Path], output: Path | None, name_for: Callable[[Path], str],
+def plan_jobs(inputs: list[Path], output: Path | str | None, name_for: Callable[[Path], str],
               default_for: Callable[[Path], Path], folder_suffix: str,
               extensions: frozenset[str] = MEDIA_EXTENSIONS) -> tuple[list[Job], list[Path]]:
     """Map inputs to outputs. Returns the jobs and the files skipped (unsupported type).
@@ -35,8 +35,10 @@ def plan_jobs(inputs: list[Path], output: Path | None, name_for: Callable[[Path]
     """
     jobs: list[Job] = []
     skipped: list[Path] = []
-    out_is_dir = output is not None and (output.is_dir() or str(output).endswith(("/", "\\"))
-                                         or len(inputs) > 1)
+    # A trailing separator survives only in the text the user typed (Path drops it).
+    wants_dir = output is not None and str(output).endswith(("/", "\\"))
+    output = Path(output) if output is not None else None
+    out_is_dir = output is not None and (output.is_dir() or wants_dir or len(inputs) > 1)
     for src in inputs:
         if src.is_dir():
             root = output if output is not None else src.with_name(src.name + folder_suffix)

@@ -10,6 +10,7 @@ from PIL import Image, IptcImagePlugin
 
 from faceless.check.model import METADATA, Finding
 from faceless.core.errors import MediaReadError
+from faceless.media.video import open_input
 
 # Pillow `info` keys that describe how pixels are stored or shown, never who or where.
 _HARMLESS_IMAGE_INFO = frozenset({
@@ -88,7 +89,9 @@ def video_metadata(path: Path, audio_kept: bool = False) -> list[Finding]:
     """Container and stream tags beyond HARMLESS_TAGS, audio streams (unless `audio_kept`),
     more than one video stream, cover art, subtitle, data and attachment streams."""
     try:
-        with av.open(str(path)) as c:
+        # The same guarded opening as every other read: a playlist or concat list named like
+        # a video is refused, never followed.
+        with open_input(path) as c:
             out = _tags(dict(c.metadata), "container")
             videos = 0
             for s in c.streams:

@@ -31,6 +31,7 @@ from faceless.core.types import Kind
 from faceless.detect.faces import FaceOptions
 from faceless.detect.guided import ScheduleOptions
 from faceless.detect.onnx import PRECISIONS, device
+from faceless.media.files import format_change
 from faceless.media.image import ImageOptions
 from faceless.media.video import AudioMode, VideoOptions
 from faceless.options import FAST_PRESET, Options, mode_options, with_precision
@@ -120,8 +121,10 @@ def add_render_options(p: argparse.ArgumentParser, defaults: bool = True,
                    help="mask shape" + (" (default %(default)s)" if defaults else ""))
     g.add_argument("--color", default="0,0,0", help="fill colour as R,G,B (default %(default)s)")
     g = p.add_argument_group("output")
-    g.add_argument("-o", "--output", type=Path,
-                   help="output file, or folder (mirrors input folders); default: "
+    # Kept as text: a trailing "/" means a folder, and Path() would drop it.
+    g.add_argument("-o", "--output",
+                   help="output file, or folder (mirrors input folders; end it with / to "
+                        "make a new one); default: "
                         "NAME.faceless.EXT beside each input file, FOLDER.faceless/ for a folder")
     g.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     g.add_argument("--crf", type=int, default=VideoOptions.crf,
@@ -302,6 +305,9 @@ class Reporter:
                            soft_wrap=True)
         elif not self.quiet and not self.as_json:
             extra = outcome.details.get("summary", "")
+            change = format_change(outcome.src, outcome.dst) if outcome.dst else None
+            if change:
+                extra = f"{extra} ({change})".lstrip()
             self.err.print(f"[green]ok[/green] {escape(f'{outcome.src} -> {outcome.dst} {extra}')}",
                            markup=True, soft_wrap=True)
 
@@ -327,9 +333,30 @@ class Reporter:
         return EXIT_FAILED if failed else EXIT_OK
 
 
+class _FacelessOnly(logging.Filter):
+    """Passes the records of the `faceless` logger and its children, nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name == "faceless" or record.name.startswith("faceless.")
+
+
 def setup_logging(quiet: bool) -> None:
+    """Show faceless's own warnings on stderr (only its errors with -q), one line each.
+
+    Libraries' log records and Python warnings (Pillow's TIFF plugin, onnxruntime, ...) are
+    not shown: a problem with an input reaches the user as faceless's one error line for that
+    file. FFmpeg's own log (libav, through PyAV) is switched off. Only the command line does
+    this, so a program that imports faceless keeps its own logging setup. Does nothing where
+    the root logger already has a handler (logging.basicConfig's rule).
+    """
+    import av.logging  # PyAV: imported here, with faceless.media.video already loaded
+
+    handler = logging.StreamHandler()  # stderr
+    handler.addFilter(_FacelessOnly())
     logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+                        format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
+    logging.captureWarnings(True)  # warnings.warn goes to the "py.warnings" logger, unshown
+    av.logging.set_level(None)  # libav logs nothing (PyAV's default; set in case it changed)
 
 
 def error_line(err: Exception, src: object) -> str:

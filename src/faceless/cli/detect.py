@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(docs/reference/plan-schema.md). Edit it if needed, then "
                                    "apply it with `faceless render`.")
     p.add_argument("inputs", nargs="+", help="image or video files, or folders")
-    p.add_argument("-o", "--output", type=Path,
+    p.add_argument("-o", "--output",
                    help="plan file, or folder for several inputs; default NAME.plan.json "
                         "beside each input, FOLDER.plans/ for a folder")
     p.add_argument("--overwrite", action="store_true", help="replace existing plans")

@@ -100,7 +100,7 @@ def main(a: argparse.Namespace) -> int:
     analyzer.setup()  # a missing or altered model stops here (exit 2)
     on_image = None
     if a.output is not None:
-        on_image = _writer(a.output, options)
+        on_image = _writer(Path(a.output), options)
     err = Console(stderr=True, highlight=False)
     show = not a.quiet and not a.json and err.is_terminal
     with Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -51,12 +51,13 @@ def main(a: argparse.Namespace) -> int:
             try:
                 plan = Plan.load(plan_path)
                 src = a.source or Path(plan.source.path)
-                if a.output is None:
+                out = None if a.output is None else Path(a.output)
+                if out is None:
                     dst = default_output(src)
-                elif several or a.output.is_dir() or str(a.output).endswith("/"):
-                    dst = a.output / src.name
+                elif several or out.is_dir() or a.output.endswith(("/", "\\")):
+                    dst = out / src.name
                 else:
-                    dst = a.output
+                    dst = out
                 r = render_plan(plan, dst, source=src, options=options, operator=operator,
                                 progress=rep.item(plan_path.name))
             except FacelessError as err:

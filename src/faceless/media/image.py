@@ -33,10 +33,12 @@ from faceless.core.errors import (
     MediaWriteError,
     UnsupportedFormatError,
 )
+from faceless.media.files import shown
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
+    "WRITE_EXTENSIONS",
     "ImageOptions",
     "LoadedImage",
     "read_image",
@@ -75,6 +77,8 @@ _WRITE_FORMATS = {
     ".tiff": "TIFF",
     ".bmp": "BMP",
 }
+# The suffixes write_image takes.
+WRITE_EXTENSIONS: frozenset[str] = frozenset(_WRITE_FORMATS)
 
 # Sources whose pixels were stored exactly, so a WebP copy should not add compression loss.
 _LOSSLESS_SOURCES = frozenset({"PNG", "TIFF", "BMP", "GIF"})
@@ -280,7 +284,8 @@ def write_image(
     if fmt is None:
         supported = ", ".join(sorted(_WRITE_FORMATS))
         raise MediaWriteError(
-            f"{path}: cannot write images with the suffix {path.suffix!r}; use one of {supported}"
+            f"{shown(path)}: cannot write images with the suffix {path.suffix!r}; use one of "
+            f"{supported}"
         )
 
     alpha = source.alpha if fmt in ("PNG", "WEBP", "TIFF") else None
@@ -291,7 +296,7 @@ def write_image(
     try:
         im.save(buffer, format=fmt, **params)
     except Exception as err:
-        raise MediaWriteError(f"{path}: the {fmt} encoder failed ({err})") from err
+        raise MediaWriteError(f"{shown(path)}: the {fmt} encoder failed ({err})") from err
     _write_file(path, buffer.getbuffer())
 
 
@@ -496,7 +501,7 @@ def _write_file(path: Path, data: memoryview) -> None:
         try:
             os.unlink(path)
         except OSError:
-            logger.warning("%s: could not remove the partial output", path)
+            logger.warning("%s: could not remove the partial output", shown(path))
         raise MediaWriteError(_write_failure(path, err)) from err
 
 

@@ -21,7 +21,14 @@ from faceless.media.video.colour import _Coding as _Coding
 from faceless.media.video.colour import _rgb_to_yuv420 as _rgb_to_yuv420
 from faceless.media.video.colour import _split as _split
 from faceless.media.video.colour import _ycbcr_matrix as _ycbcr_matrix
-from faceless.media.video.read import VideoFrame, VideoInfo, Yuv, iter_frames, probe_video
+from faceless.media.video.read import (
+    VideoFrame,
+    VideoInfo,
+    Yuv,
+    iter_frames,
+    open_input,
+    probe_video,
+)
 from faceless.media.video.write import AudioMode, VideoOptions, VideoWriter
 
 __all__ = [
@@ -34,5 +41,6 @@ __all__ = [
     "VideoWriter",
     "Yuv",
     "iter_frames",
+    "open_input",
     "probe_video",
 ]

@@ -11,7 +11,7 @@ import av.error
 
 from faceless.core.errors import MediaReadError
 from faceless.media.video.codec import _MOV_LIKE
-from faceless.media.video.read import _open_input, _reason
+from faceless.media.video.read import _reason, open_input
 
 # The package's one logger: its name is what the log shows and what users filter on.
 log = logging.getLogger(__package__)
@@ -29,7 +29,7 @@ class _AudioPump:
         # Without edit lists a muxer shifts ALL streams to make a negative time (the priming
         # packet of AAC) non-negative, which would move the video; such packets are trimmed.
         self._trim_negative = dest.suffix.lower() not in _MOV_LIKE
-        self._input = _open_input(source)
+        self._input = open_input(source)
         self._in_stream: av.AudioStream | None = None
         self._out_stream: av.AudioStream | None = None
         self._copy = False

@@ -123,7 +123,68 @@ def _reason(exc: BaseException) -> str:
     return str(text).rstrip(".")
 
 
-def _open_input(path: Path) -> av.container.InputContainer:
+# The demuxers faceless reads: media containers and raw video streams, each a file of its own.
+# Any other (concat lists, HLS/DASH playlists, image sequences, SDP and other network
+# descriptions, devices) can make FFmpeg read another file or a stream in its place, so the
+# "release" would hold someone else's video. FFmpeg refuses them right after probing, before
+# it reads anything the file points to (`format_whitelist`); names match by whole
+# comma-separated token, so "mov" admits "mov,mp4,m4a,3gp,3g2,mj2".
+_DEMUXERS = frozenset({"mov", "matroska", "webm", "avi", "mpegts", "mpeg", "mpegvideo", "flv",
+                       "asf", "h264", "hevc"})
+_READ_OPTIONS = {"format_whitelist": ",".join(sorted(_DEMUXERS)), "protocol_whitelist": "file"}
+_READABLE = ("MP4/MOV, Matroska/WebM, AVI, MPEG-TS, MPEG program streams, FLV, ASF/WMV "
+             "and raw H.264/HEVC")
+
+# What a refused file most likely is, from its first bytes (for the message only).
+_KNOWN_TEXT = (
+    (b"ffconcat", "an FFmpeg concat list"),
+    (b"#EXTM3U", "an HLS/M3U playlist"),
+    (b"<?xml", "an XML document (such as a DASH playlist)"),
+    (b"<MPD", "a DASH playlist"),
+    (b"v=0", "an SDP description of network streams"),
+    (b";FFMETADATA", "an FFmpeg metadata file"),
+    (b"[playlist]", "a playlist"),
+)
+
+
+def ffmpeg_url(path: Path) -> str:
+    """`path` as FFmpeg must be given it to open exactly that local file.
+
+    A bare name is read as a URL where it starts with a protocol ("concat:a|b", "pipe:0",
+    "http://..."); "file:" makes FFmpeg take the rest as a file name, whatever it holds.
+    """
+    return "file:" + str(path)
+
+
+def _sniff(path: Path) -> str | None:
+    """What a file that is not a media container is, where its first bytes tell."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return None
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    for magic, what in _KNOWN_TEXT:
+        if text.startswith(magic):
+            return what
+    if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return "a text file"
+    return None
+
+
+def _not_a_video(path: Path, what: str | None) -> UnsupportedFormatError:
+    if what is not None:
+        return UnsupportedFormatError(
+            f"Cannot read {path}: it is {what}, not a video. faceless reads only the file it "
+            "is given, never other files or streams a list points to; give it the video itself."
+        )
+    return UnsupportedFormatError(
+        f"Cannot read {path}: it is not a video container faceless reads ({_READABLE})."
+    )
+
+
+def open_input(path: Path) -> av.container.InputContainer:
+    """Open a local media file for reading; refuse anything that is not a media container."""
     path = Path(path)
     if not path.exists():
         raise MediaReadError(
@@ -139,17 +200,28 @@ def _open_input(path: Path) -> av.container.InputContainer:
         raise MediaReadError(
             f"Cannot read {path}: the file is empty (0 bytes). Copy or export it again."
         )
+    what = _sniff(path)
+    if what is not None and what != "a text file":
+        raise _not_a_video(path, what)
     try:
-        return av.open(str(path), mode="r")
+        container = av.open(ffmpeg_url(path), mode="r", container_options=_READ_OPTIONS)
     except PermissionError as exc:
         raise MediaReadError(
             f"Cannot read {path}: permission denied. Check the file's permissions."
         ) from exc
+    except av.error.ArgumentError as exc:  # FFmpeg: the probed format is not on the list
+        raise _not_a_video(path, what) from exc
     except (av.error.FFmpegError, OSError, ValueError) as exc:
+        if what is not None:
+            raise _not_a_video(path, what) from exc
         raise MediaReadError(
             f"Cannot read {path}: not a readable video, or the file is damaged or incomplete "
             f"({_reason(exc)}). Check that the copy or download finished."
         ) from exc
+    if not set(container.format.name.split(",")) & _DEMUXERS:  # FFmpeg should have refused
+        container.close()
+        raise _not_a_video(path, what)
+    return container
 
 
 def _video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
@@ -189,7 +261,7 @@ def _decoded(
 def probe_video(path: Path) -> VideoInfo:
     """Open a video, decode its first frame, and describe it; raises MediaReadError if unusable."""
     path = Path(path)
-    container = _open_input(path)
+    container = open_input(path)
     try:
         stream = _video_stream(container, path)
         first = next(_decoded(container, stream, path), None)
@@ -245,7 +317,7 @@ def iter_frames(path: Path, yuv: bool = False) -> Iterator[VideoFrame]:
     4:2:0 with even sides, for VideoWriter to pass through.
     """
     path = Path(path)
-    container = _open_input(path)
+    container = open_input(path)
     try:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"

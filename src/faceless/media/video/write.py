@@ -18,6 +18,7 @@ import numpy as np
 
 from faceless.core.errors import ConfigError, MediaReadError, MediaWriteError
 from faceless.core.types import FrameRef
+from faceless.media.files import shown
 from faceless.media.video.audio import _AudioPump
 from faceless.media.video.codec import (
     _CRF_CODECS,
@@ -30,7 +31,7 @@ from faceless.media.video.codec import (
     encoder_options,
 )
 from faceless.media.video.colour import _BT709, Span, _Coding, _rgb_to_yuv420, _split
-from faceless.media.video.read import VideoInfo, Yuv, _reason
+from faceless.media.video.read import VideoInfo, Yuv, _reason, ffmpeg_url, open_input
 
 # The package's one logger: its name is what the log shows and what users filter on.
 log = logging.getLogger(__package__)
@@ -101,6 +102,7 @@ class VideoWriter:
         audio_source: Path | None = None,
     ) -> None:
         self.path = Path(path)
+        self.shown = shown(self.path)  # the name messages use (never atomic_output's temporary)
         self.info = info
         self.options = options
         self._audio_source = Path(audio_source) if audio_source is not None else None
@@ -109,18 +111,18 @@ class VideoWriter:
         self._last_pts: int | None = None
         self._closed = False
         self._coding: _Coding | None = None  # chosen at the first frame
-        codec = _pick_video_codec(self.path, options.codec)
+        codec = _pick_video_codec(self.shown, options.codec)
         self._pix_fmt = _pick_pix_fmt(codec, info.width, info.height)
         self._time_base = _encoder_time_base(codec, info)
         # FFmpeg opens the file only when the first frame is muxed; fail here, with a reason.
         folder = self.path.parent
         if not folder.is_dir():
             raise MediaWriteError(
-                f"Cannot write {self.path}: the folder {folder} does not exist. Create it first."
+                f"Cannot write {self.shown}: the folder {folder} does not exist. Create it first."
             )
         if not os.access(folder, os.W_OK):
             raise MediaWriteError(
-                f"Cannot write {self.path}: the folder {folder} is not writable. Check its "
+                f"Cannot write {self.shown}: the folder {folder} is not writable. Check its "
                 "permissions or choose another output folder."
             )
         container_options: dict[str, str] = {}
@@ -131,10 +133,10 @@ class VideoWriter:
             # (1/1000 s by default); the input's own clock makes that start time exact.
             container_options["movie_timescale"] = str(self._time_base.denominator)
         try:
-            self._container = av.open(str(self.path), mode="w", options=container_options)
+            self._container = av.open(ffmpeg_url(self.path), mode="w", options=container_options)
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise MediaWriteError(
-                f"Cannot write {self.path}: {_reason(exc)}. Check that the folder exists and is "
+                f"Cannot write {self.shown}: {_reason(exc)}. Check that the folder exists and is "
                 "writable and that the suffix is a video format (.mp4, .mkv, .mov, ...)."
             ) from exc
         try:
@@ -145,7 +147,7 @@ class VideoWriter:
                 raise
             if isinstance(exc, av.error.FFmpegError | ValueError | OSError):
                 raise MediaWriteError(
-                    f"Cannot write {self.path} with codec {codec}: {_reason(exc)}."
+                    f"Cannot write {self.shown} with codec {codec}: {_reason(exc)}."
                 ) from exc
             raise
 
@@ -181,15 +183,15 @@ class VideoWriter:
         self._stream = stream
         if options.audio == AudioMode.KEEP:
             if self._audio_source is None:
-                log.warning("audio KEEP without an audio source; %s gets no audio", self.path)
+                log.warning("audio KEEP without an audio source; %s gets no audio", self.shown)
             else:
-                self._audio = _AudioPump(self._audio_source, self._container, self.path)
+                self._audio = _AudioPump(self._audio_source, self._container, self.shown)
 
     def _copy_tags(self) -> None:
         try:
-            with av.open(str(self.info.path)) as src:
+            with open_input(self.info.path) as src:
                 tags = dict(src.metadata)
-        except (av.error.FFmpegError, OSError) as exc:
+        except (av.error.FFmpegError, OSError) as exc:  # MediaReadError is an OSError
             log.warning("could not read tags from %s: %s", self.info.path, _reason(exc))
             return
         for key, value in tags.items():
@@ -253,7 +255,8 @@ class VideoWriter:
         pts = ref.pts if tb == self._time_base else round(ref.pts * tb / self._time_base)
         if self._last_pts is not None and pts <= self._last_pts:
             # Encoders and muxers reject non-increasing timestamps; one tick keeps every frame.
-            log.warning("%s: frame %d does not advance in time; shifted", self.path, ref.index)
+            log.warning("%s: frame %d does not advance in time; shifted", self.shown,
+                        ref.index)
             pts = self._last_pts + 1
         return pts
 
@@ -268,7 +271,7 @@ class VideoWriter:
         (`anonymize.operators.redact` returns them). Without both, all of `image` is used.
         """
         if self._closed:
-            raise MediaWriteError(f"Cannot write {self.path}: the writer is already closed.")
+            raise MediaWriteError(f"Cannot write {self.shown}: the writer is already closed.")
         expected = (self.info.height, self.info.width, 3)
         if image.shape != expected or image.dtype != np.uint8:
             raise ValueError(
@@ -291,7 +294,7 @@ class VideoWriter:
                 self._audio.advance(float(pts * self._time_base))
         except av.error.FFmpegError as exc:
             raise MediaWriteError(
-                f"Cannot write {self.path} at frame {ref.index}: {_reason(exc)}."
+                f"Cannot write {self.shown} at frame {ref.index}: {_reason(exc)}."
             ) from exc
 
     def close(self) -> None:
@@ -300,14 +303,14 @@ class VideoWriter:
             return
         try:
             if self._frames == 0:
-                raise MediaWriteError(f"Cannot write {self.path}: no frames were written.")
+                raise MediaWriteError(f"Cannot write {self.shown}: no frames were written.")
             self._container.mux(self._stream.encode(None))
             if self._audio is not None:
                 self._audio.advance(None)
             self._container.close()
         except av.error.FFmpegError as exc:
             self.abort()
-            raise MediaWriteError(f"Cannot finish {self.path}: {_reason(exc)}.") from exc
+            raise MediaWriteError(f"Cannot finish {self.shown}: {_reason(exc)}.") from exc
         except BaseException:
             self.abort()
             raise
@@ -327,7 +330,7 @@ class VideoWriter:
             try:
                 closer.close()
             except Exception as exc:  # an aborted file is garbage anyway
-                log.debug("ignoring error while aborting %s: %s", self.path, exc)
+                log.debug("ignoring error while aborting %s: %s", self.shown, exc)
 
     def __enter__(self) -> VideoWriter:
         return self
