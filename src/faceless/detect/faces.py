@@ -93,6 +93,18 @@ class FaceOptions:
     # Extra passes (the `scales` above 1) whose scaled frame would exceed this many pixels
     # are skipped: bounds the cost of thorough mode on large frames. 0 = no bound.
     max_pass_pixels: int = 0
+    # Large frames (phone photos of 48-200 MP, 8K video): over `large_pixels` pixels, every
+    # pass whose scaled frame is longer than `large_tile` px runs on overlapping square tiles
+    # of that side sharing `large_overlap` px (a whole 40 MP pass needs ~8 GB and fails where
+    # ONNX Runtime cannot allocate it), and a pyramid of halved passes (1/2, 1/4, ... down
+    # to one tile) finds the faces a tile cuts: each keeps faces from `large_overlap` / 4 px
+    # at its scale up, while the pass above it finds every face up to `large_overlap` px of
+    # its own whole in some tile; their duplicates merge into their union (a face cut by a
+    # tile's edge comes back in part). Frames up to `large_pixels` (4K, 12 MP photos) are
+    # unchanged. 0 turns it off.
+    large_pixels: int = 16_000_000
+    large_tile: int = 2048
+    large_overlap: int = 512
     model_path: Path | None = None
     threads: int | None = None
     # "int8": the quantized model shipped inside faceless (its first 5 convolutions kept in
@@ -130,6 +142,11 @@ class FaceOptions:
             raise ConfigError(f"max_pass_pixels must be >= 0, got {self.max_pass_pixels}")
         if self.tile_overlap < 0:
             raise ConfigError(f"tile_overlap must be >= 0, got {self.tile_overlap}")
+        if self.large_pixels < 0:
+            raise ConfigError(f"large_pixels must be >= 0, got {self.large_pixels}")
+        if not 2 * max(self.large_overlap, STRIDE) <= self.large_tile <= 8192:
+            raise ConfigError(f"large_tile must be in [{2 * STRIDE}, 8192] and at least twice "
+                              f"large_overlap ({self.large_overlap}), got {self.large_tile}")
 
     def passes(self, width: int, height: int,
                video: bool = False) -> list[tuple[float, float, float, float]]:
@@ -143,10 +160,24 @@ class FaceOptions:
         if self.upscale > 1 and long_side <= up_max and self.upscale not in [
                 p[0] for p in out]:
             out.append((self.upscale, self.upscale_threshold, 0.0, self.small_face))
+        if self.large(width, height):
+            # Halved passes down to one tile: each finds whole the faces that the pass above
+            # it (twice its scale, faces up to large_overlap px whole in a tile) may cut.
+            scale = 0.5
+            while True:
+                if scale not in [p[0] for p in out]:
+                    out.append((scale, self.threshold, self.large_overlap / 4 / scale, inf))
+                if long_side * scale <= self.large_tile:
+                    break
+                scale /= 2
         if self.coarse_side and long_side > self.coarse_side * 1.5:
             out.append((self.coarse_side / long_side, self.coarse_threshold, self.large_face,
                         inf))
         return out
+
+    def large(self, width: int, height: int) -> bool:
+        """Whether a frame of this size takes the large-frame path (tiles and pyramid)."""
+        return bool(self.large_pixels) and width * height > self.large_pixels
 
 
 def thorough(base: FaceOptions | None = None) -> FaceOptions:
@@ -257,20 +288,25 @@ class CenterFaceDetector(CandidateDetector):
         scores: list[np.ndarray] = []
         sure: list[np.ndarray] = []
         runs: list[np.ndarray] = []
+        large = o.large(w, h)
         for scale, threshold, lo, hi in o.passes(w, h, video):
             low = threshold
             if o.vote_threshold:
                 low = min(threshold, o.vote_threshold)
             if candidates and scale == 1.0:
                 low = min(low, o.candidate_threshold)
-            tile = o.tile if scale > 1 else 0
+            tile, overlap = (o.tile if scale > 1 else 0), o.tile_overlap
+            if large and not tile:  # bounded memory: no whole pass over a large frame
+                tile, overlap = o.large_tile, o.large_overlap
             for flip in (False, True) if o.flip else (False,):
                 b, sc = self.detect_pass(image, scale, low, flip=flip, tile=tile,
-                                         overlap=o.tile_overlap)
+                                         overlap=overlap)
                 side = np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
                 keep = (side >= lo) & (side < hi)
                 b, sc = b[keep], sc[keep]
-                if o.vote_threshold:  # one box per face and run, for counting the runs
+                # One box per face and run: for counting the runs, and on large frames
+                # for merging the runs' boxes into their union (see below).
+                if o.vote_threshold or large:
                     keep = nms(b, sc, o.merge_iou, o.merge_contain)
                     b, sc = b[keep], sc[keep]
                 boxes.append(b)
@@ -287,6 +323,15 @@ class CenterFaceDetector(CandidateDetector):
                 run_support(xyxy, run, o.merge_iou) >= o.votes)
             keep = confident | ((run >= 0) & (score >= o.candidate_threshold) & candidates)
             xyxy, score, confident = xyxy[keep], score[keep], confident[keep]
+        if large:
+            # The part of a face that a tile's edge cut, often scoring higher than the whole
+            # face found by a halved pass, folds into it: kept by NMS it would leave the
+            # rest of the face uncovered. Candidates are merged as before.
+            sure_b, sure_s = merge_union(xyxy[confident], score[confident], o.merge_iou,
+                                         min(o.merge_contain, 0.7))
+            merged = merge_split(xyxy[~confident], score[~confident],
+                                 np.zeros(int((~confident).sum()), bool), o, w, h)[1]
+            return merge_split(sure_b, sure_s, np.ones(len(sure_s), bool), o, w, h)[0], merged
         return merge_split(xyxy, score, confident, o, w, h)
 
     def detect_pass(self, image: np.ndarray, scale: float, threshold: float, *,
