@@ -52,7 +52,8 @@ def test_run_a_folder_mirrors_its_tree(tmp_path, capsys):
     code, _, err = run(["run", src, "-o", tmp_path / "released"], capsys)
     assert code == 0, err
     got = sorted(str(p.relative_to(tmp_path / "released"))
-                 for p in (tmp_path / "released").rglob("*") if p.is_file())
+                 for p in (tmp_path / "released").rglob("*")
+                 if p.is_file() and ".faceless" not in p.parts)  # beside them: the job ledger
     assert got == ["a.png", "day2/b.jpg", "day2/cam/c.mp4"]
     assert "skipped 1 file" in err
 
@@ -90,7 +91,8 @@ def test_bad_inputs_each_get_one_line_and_the_run_goes_on(tmp_path, capsys):
     for name in bad:
         assert sum(name in ln for ln in lines) == 1, (name, err)
     assert len(lines) == len(bad)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good1.png", "zz_good2.jpg"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()
+                  if p.name != ".faceless") == ["good1.png", "zz_good2.jpg"]
     assert "2 done, 7 failed" in err
 
 
@@ -173,6 +175,19 @@ def test_names_with_brackets_are_printed_as_they_are(tmp_path, capsys):
     assert code == 1
     assert "1 done, 1 failed" in err
     assert str(bad) in err and "]ok.png" in err
+
+
+def test_hidden_folders_inside_an_input_folder_are_not_inputs(tmp_path, capsys):
+    """A .folder (an earlier run's job ledger, a tool's cache) is neither processed nor
+    counted as skipped."""
+    photo(tmp_path / "in" / "a.png")
+    photo(tmp_path / "in" / ".cache" / "b.png")
+    (tmp_path / "in" / ".faceless").mkdir()
+    (tmp_path / "in" / ".faceless" / "ledger.sqlite").write_bytes(b"SQLite format 3\0")
+    code, _, err = run(["run", tmp_path / "in", "-o", tmp_path / "out"], capsys)
+    assert code == 0, err
+    assert "1 done, 0 failed" in err and "skipped" not in err
+    assert not (tmp_path / "out" / ".cache").exists()
 
 
 def test_json_summary(tmp_path, capsys):

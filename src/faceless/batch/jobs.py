@@ -44,14 +44,16 @@ def plan_jobs(inputs: list[Path], output: Path | str | None, name_for: Callable[
             root = output if output is not None else src.with_name(src.name + folder_suffix)
             root_res = root.resolve()
             for f in sorted(src.rglob("*")):
-                if not f.is_file() or f.name.startswith(".") or is_output_name(f):
+                rel = f.relative_to(src)
+                # Hidden files and folders (a job ledger's .faceless/ among them) are not inputs.
+                if not f.is_file() or any(part.startswith(".") for part in rel.parts) \
+                        or is_output_name(f):
                     continue
                 if root_res in f.resolve().parents:  # our own output folder inside the input
                     continue
                 if f.suffix.lower() not in extensions:
                     skipped.append(f)
                     continue
-                rel = f.relative_to(src)
                 jobs.append(Job(f, root / rel.parent / name_for(f)))
         elif src.is_file():
             if output is None:

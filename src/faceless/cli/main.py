@@ -7,7 +7,7 @@ import sys
 import traceback
 
 from faceless import __version__
-from faceless.cli import audit, check, demo, detect, eval, render, review, run
+from faceless.cli import audit, check, demo, detect, eval, render, review, run, status
 from faceless.cli.common import EXIT_BUG, EXIT_USAGE, setup_logging
 from faceless.core.errors import FacelessError
 
@@ -26,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
     audit.register(sub)
     check.register(sub)
     review.register(sub)
+    status.register(sub)
     return p
 
 
