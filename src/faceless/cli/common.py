@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -311,7 +311,10 @@ class Reporter:
             self.err.print(f"[green]ok[/green] {escape(f'{outcome.src} -> {outcome.dst} {extra}')}",
                            markup=True, soft_wrap=True)
 
-    def finish(self, skipped: list[Path]) -> int:
+    def finish(self, skipped: list[Path], *, extra: dict[str, Any] | None = None,
+               notes: Sequence[str] = ()) -> int:
+        """Print the summary (`extra`: more keys for --json, `notes`: lines before the
+        summary line) and return the exit code."""
         ok = sum(o.ok for o in self.outcomes)
         failed = len(self.outcomes) - ok
         seconds = time.monotonic() - self.t0
@@ -321,9 +324,11 @@ class Reporter:
                    "seconds": round(seconds, 3), "device": on,
                    "items": [{"input": str(o.src), "output": str(o.dst) if o.dst else None,
                               "ok": o.ok, "error": o.error, **o.details}
-                             for o in self.outcomes]}
+                             for o in self.outcomes], **(extra or {})}
             sys.stdout.write(json.dumps(doc, indent=1) + "\n")
         elif not self.quiet:
+            for note in notes:
+                self.err.print(escape(note), soft_wrap=True)
             if skipped:
                 self.err.print(f"skipped {len(skipped)} file(s) of unsupported type",
                                soft_wrap=True)

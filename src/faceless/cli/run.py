@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
-import json
-import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -50,26 +47,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-class _RunReporter(Reporter):
-    """The summary also counts the items a folder run's ledger shows as already done."""
-
-    already_done: int | None = None  # None: no ledger
-
-    def finish(self, skipped: list[Path]) -> int:
-        if self.already_done is None:
-            return super().finish(skipped)
-        if self.as_json:
-            buf = io.StringIO()
-            with contextlib.redirect_stdout(buf):
-                code = super().finish(skipped)
-            doc = json.loads(buf.getvalue())
-            doc["already_done"] = self.already_done
-            sys.stdout.write(json.dumps(doc, indent=1) + "\n")
-            return code
-        if not self.quiet and self.already_done:
-            self.err.print(f"{self.already_done} already done (unchanged since the last run)",
-                           soft_wrap=True)
-        return super().finish(skipped)
 
 
 def run_settings(options: Options, plans: bool) -> dict[str, object]:
@@ -96,10 +73,9 @@ def main(a: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         if ledger is not None:
             stack.callback(ledger.close)
-        rep = _RunReporter(a.quiet, a.json)
+        rep = Reporter(a.quiet, a.json)
         stack.enter_context(rep)
-        if ledger is not None:
-            rep.already_done = 0
+        already_done: int | None = 0 if ledger is not None else None  # None: no ledger
         for job in jobs:
             if job.error:
                 rep.done(Outcome(job.src, None, False, job.error))
@@ -117,7 +93,7 @@ def main(a: argparse.Namespace) -> int:
                 entry = ledger.get(key)
                 decision = decide(entry, in_sha, shash, out_sha)
                 if decision.skip:
-                    rep.already_done = (rep.already_done or 0) + 1
+                    already_done = (already_done or 0) + 1
                     continue
                 if entry is not None and entry.status == "running":  # a run was killed
                     for tmp in stale_temporaries(job.dst):
@@ -140,7 +116,10 @@ def main(a: argparse.Namespace) -> int:
                     ledger.failed(key, str(outcome.error), seconds,
                                   sha256_file(job.dst) if written else None)
             rep.done(outcome)
-        return rep.finish(skipped)
+        extra = {} if already_done is None else {"already_done": already_done}
+        notes = ([f"{already_done} already done (unchanged since the last run)"]
+                 if already_done else [])
+        return rep.finish(skipped, extra=extra, notes=notes)
 
 
 def _key(dst: Path, out: Path | None) -> str | None:
