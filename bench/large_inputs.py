@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -92,18 +91,9 @@ def main() -> None:
     ap.add_argument("--limit-mb", type=int, default=0,
                     help="address-space limit of each run (RLIMIT_AS), 0 = none")
     a = ap.parse_args()
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
+    from speed import machine  # the sibling script: CPU, cores and versions in one line
 
-    print(f"hide={a.hide}, {'whole frame' if a.whole else 'default'}; {cpu}, "
-          f"{os.cpu_count()} cores\n")
+    print(f"hide={a.hide}, {'whole frame' if a.whole else 'default'}; {machine()}\n")
     print("| size | megapixels | seconds | peak RSS MB | faces hidden / planted "
           "| missed (face height) | error |")
     print("|---|---|---|---|---|---|---|")

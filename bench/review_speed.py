@@ -17,7 +17,6 @@ client, no network), times:
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import tempfile
@@ -114,10 +113,9 @@ def main() -> int:
             c.get(f"/api/frames/{len(refs) - 1}.jpg?view=source")
             jump = time.perf_counter() - t0
 
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    cpu = next((line.split(":", 1)[1].strip() for line in info.splitlines()
-                if line.startswith("model name")), platform.machine())
-    print(f"CPU: {cpu}; 1080p clip of {len(refs)} frames; plan of {n_long} frames "
+    from speed import machine  # the sibling script: CPU, cores and versions in one line
+
+    print(f"{machine()}; 1080p clip of {len(refs)} frames; plan of {n_long} frames "
           f"x {a.regions} regions")
     print("| what | ms |")
     print("|---|---|")
