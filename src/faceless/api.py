@@ -32,7 +32,7 @@ from faceless.media.video import (
     iter_frames,
     probe_video,
 )
-from faceless.options import Options
+from faceless.options import Options, plan_specs
 from faceless.plan.model import FramePlan, Plan, SourceInfo
 from faceless.track.tracker import Tracker
 
@@ -228,16 +228,7 @@ def render_plan(plan: Plan, dst: Path, *, source: Path | None = None,
     if digest != plan.source.sha256:
         raise PlanError(f"{src}: this file is not the one the plan was made for "
                         f"(sha256 {digest[:12]}…, plan expects {plan.source.sha256[:12]}…)")
-    st = plan.settings
-    if operator is None and "operator" in st:
-        operator = OperatorSpec.from_dict(st["operator"])
-
-    def recorded(key: str, default: OperatorSpec) -> OperatorSpec:
-        return OperatorSpec.from_dict(st[key]) if key in st else default
-
-    opts = replace(opts, plate_operator=recorded("plate_operator", opts.plate_operator),
-                   text_operator=recorded("text_operator", opts.text_operator))
-    redactor = Redactor(opts.specs(operator))
+    redactor = Redactor(plan_specs(plan.settings, opts, operator))
     if plan.source.media == "image":
         img = read_image(src, opts.image)
         regions = plan.frames[0].regions if plan.frames else []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from faceless.anonymize.operators import Operator, OperatorSpec, Shape
 from faceless.core.errors import ConfigError
@@ -142,6 +144,21 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
     raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
 
 
+def plan_specs(settings: Mapping[str, Any], options: Options | None = None,
+               operator: OperatorSpec | None = None) -> dict[Kind, OperatorSpec]:
+    """The operator for each kind that a plan is rendered with: the ones its `settings`
+    record, `options`' (default Options()) where it records none; `operator`, when given,
+    overrides the face operator."""
+    base = options or Options()
+
+    def recorded(key: str, default: OperatorSpec) -> OperatorSpec:
+        return OperatorSpec.from_dict(settings[key]) if key in settings else default
+
+    return replace(base, plate_operator=recorded("plate_operator", base.plate_operator),
+                   text_operator=recorded("text_operator", base.text_operator)
+                   ).specs(operator or recorded("operator", base.operator))
+
+
 def with_precision(options: Options, precision: str) -> Options:
     """`options` with the face and text networks at `precision` (int8 or fp32)."""
     text = replace(options.text, precision=precision)
@@ -150,4 +167,4 @@ def with_precision(options: Options, precision: str) -> Options:
                    plate=plate)
 
 
-__all__ = ["FAST_PRESET", "MODES", "Options", "mode_options", "with_precision"]
+__all__ = ["FAST_PRESET", "MODES", "Options", "mode_options", "plan_specs", "with_precision"]

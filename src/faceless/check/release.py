@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from faceless.analyze.analyzer import Analyzer
-from faceless.anonymize.operators import OperatorSpec, redaction_mask
+from faceless.anonymize.operators import redaction_mask
 from faceless.api import media_kind
 from faceless.check.compare import LEAK, SOURCE_FLAG
 from faceless.check.metadata import image_metadata, video_metadata
@@ -23,7 +23,7 @@ from faceless.core.errors import ConfigError, MediaReadError, PlanError
 from faceless.core.types import Kind, Region
 from faceless.media.image import read_image
 from faceless.media.video import iter_frames
-from faceless.options import Options
+from faceless.options import plan_specs
 from faceless.plan.model import FramePlan, Plan
 
 Progress = Callable[[int, int | None], None]
@@ -62,18 +62,6 @@ def _frames(release: Path, source: Path | None, media: str) -> Iterator[_Frame]:
     for vf in iter_frames(release):
         sf = next(sources, None) if sources is not None else None
         yield _Frame(vf.ref.index, vf.ref.seconds, vf.image, None if sf is None else sf.image)
-
-
-def _specs(plan: Plan) -> dict[Kind, OperatorSpec]:
-    """The operators the plan was rendered with (render_plan's rule)."""
-    st, base = plan.settings, Options()
-
-    def recorded(key: str, default: OperatorSpec) -> OperatorSpec:
-        return OperatorSpec.from_dict(st[key]) if key in st else default
-
-    return Options(plate_operator=recorded("plate_operator", base.plate_operator),
-                   text_operator=recorded("text_operator", base.text_operator)
-                   ).specs(recorded("operator", base.operator))
 
 
 def _resolve(release: Path, source: Path | None, plan: Plan | None, media: str,
@@ -151,7 +139,7 @@ def check_release(release: Path, *, source: Path | None = None, plan: Plan | Pat
     result.notes = notes
     scanner = Scanner(analyzer, limit, on_source, LEAK if leak is None else leak)
     plan_frames: list[FramePlan] = plan.frames if plan is not None else []
-    specs = _specs(plan) if plan is not None else {}
+    specs = plan_specs(plan.settings) if plan is not None else {}  # as render_plan does
     total = None if media == "image" else (len(plan_frames) or None)
     findings: list[Finding] = []
     resized = False

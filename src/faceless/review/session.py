@@ -6,23 +6,22 @@ import contextlib
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from faceless.anonymize.operators import OperatorSpec
 from faceless.anonymize.redactor import Redactor
 from faceless.api import Result, render_plan
 from faceless.audit import AuditLog
 from faceless.core.digest import sha256_file
 from faceless.core.errors import FacelessError
-from faceless.core.types import Decision, Kind
+from faceless.core.types import Kind
 from faceless.media.files import default_output
-from faceless.options import Options
+from faceless.options import Options, plan_specs
 from faceless.plan import edits
 from faceless.plan.model import Plan
+from faceless.plan.tracks import track_stats
 from faceless.review.frames import FrameSource
 
 
@@ -121,7 +120,7 @@ class ReviewSession:
         self.lock = threading.RLock()
         self._plan_lock = PlanLock(self.plan_path)
         self._index = {f.index: i for i, f in enumerate(self.plan.frames)}
-        self.redactor = Redactor(self._specs())
+        self.redactor = Redactor(plan_specs(self.plan.settings))  # as render_plan does
 
     # lifetime -----------------------------------------------------------------------------
     def open(self) -> ReviewSession:
@@ -139,18 +138,6 @@ class ReviewSession:
         self.close()
 
     # reading ------------------------------------------------------------------------------
-    def _specs(self) -> dict[Kind, OperatorSpec]:
-        """The operators render_plan will use: the plan's own, Options' where it has none."""
-        st = self.plan.settings
-        opts = Options()
-
-        def recorded(key: str, default: OperatorSpec) -> OperatorSpec:
-            return OperatorSpec.from_dict(st[key]) if key in st else default
-
-        opts = replace(opts, plate_operator=recorded("plate_operator", opts.plate_operator),
-                       text_operator=recorded("text_operator", opts.text_operator))
-        return opts.specs(recorded("operator", opts.operator))
-
     def frame_plan_regions(self, index: int) -> list[Any]:
         i = self._index.get(index)
         if i is None:
@@ -169,32 +156,17 @@ class ReviewSession:
         with self.lock:
             tb = self.plan.source.time_base
             frames = [[f.index, f.pts, round(float(f.pts * tb), 6)] for f in self.plan.frames]
-            tracks: dict[int, dict[str, Any]] = {}
-            loose = 0
-            for f in self.plan.frames:
-                for r in f.regions:
-                    if r.track_id is None:
-                        loose += 1
-                        continue
-                    t = tracks.setdefault(r.track_id, {
-                        "id": r.track_id, "kind": str(r.kind), "first": f.index,
-                        "last": f.index, "frames": 0, "detected": 0, "tracked": 0,
-                        "manual": 0, "keep": 0, "reasons": set()})
-                    t["last"] = f.index
-                    t["frames"] += 1
-                    t[str(r.origin)] += 1
-                    if r.decision is Decision.KEEP:
-                        t["keep"] += 1
-                        t["reasons"].add(r.reason)
+            stats = track_stats(self.plan)
+            loose = sum(t.regions for t in stats if t.track is None)
             out = []
-            for tid, t in sorted(tracks.items()):
-                entry = edits.track_entry(self.plan, tid) or {}
-                keep = t.pop("keep")
-                t["decision"] = ("keep" if keep == t["frames"] else
-                                 "redact" if keep == 0 else "mixed")
-                t["reasons"] = sorted(t["reasons"])
-                t["review"] = entry.get("review", edits.UNREVIEWED)
-                out.append(t)
+            for t in sorted((t for t in stats if t.track is not None),
+                            key=lambda t: t.track or 0):
+                assert t.track is not None
+                entry = edits.track_entry(self.plan, t.track) or {}
+                out.append({"id": t.track, "kind": t.kind, "first": t.first_frame,
+                            "last": t.last_frame, "frames": t.regions, **t.origins,
+                            "decision": t.decision, "reasons": sorted(t.keep_reasons),
+                            "review": entry.get("review", edits.UNREVIEWED)})
             dst = self.output_path()
             return {"source": {"name": self.source.name, "media": self.plan.source.media,
                                "width": self.plan.source.width,
