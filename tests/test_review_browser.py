@@ -50,6 +50,10 @@ def box_pixels(image: np.ndarray, box, inset: int = 6) -> np.ndarray:
 
 def drag(page, box) -> None:
     """Drag a box (in frame pixels) on the overlay, as a person would with the mouse."""
+    # As a person would, once the frame is on screen: while a new frame loads, the image
+    # has no natural size to scale by.
+    page.wait_for_function("() => { const i = document.getElementById('frame'); "
+                           "return i.complete && i.naturalWidth > 0; }")
     left, top, k = page.eval_on_selector(
         "#overlay", "c => { const r = c.getBoundingClientRect(); "
         "const i = document.getElementById('frame'); "
