@@ -354,14 +354,15 @@ def _overlap_frames(a: FaceTrack, b: FaceTrack) -> int:
 def plan_faces(rng: np.random.Generator, sprites: list[Sprite], n: int,
                size: tuple[int, int],
                sizes: tuple[float, float, float, float] | None = None,
-               speed_scale: float = 1.0) -> list[FaceTrack]:
-    """Paths that keep faces apart (rejection sampling), occlusions, low-contrast stretches."""
+               speed_scale: float = 1.0, tries: int = 200) -> list[FaceTrack]:
+    """Paths that keep faces apart (rejection sampling, `tries` paths a face), occlusions,
+    low-contrast stretches."""
     kinds = ["linear", "curved", "zigzag"]
     tracks: list[FaceTrack] = []
     for i, sp in enumerate(sprites):
         kind = kinds[(i + int(rng.integers(3))) % 3]
         best, best_clash = None, None
-        for _ in range(200):
+        for _ in range(tries):
             side = _sizes(rng, n, sizes)
             ft = FaceTrack(sp, kind, _path(rng, kind, side, size, speed_scale), side,
                            np.ones(n), np.ones(n))
