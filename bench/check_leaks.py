@@ -1,27 +1,26 @@
 """How many real leaks `faceless check` flags: clips with known faces, released by faceless and
-deface, each release's leaked face-frames judged from the labels, then checked two ways.
+deface and checked with their source, each release's leaked face-frames judged from the labels.
 
 The clips are bench/temporal.py's (real faces moving over real footage, exact per-frame boxes),
 made with its helpers. A labelled face leaks in a frame when under 70% of its box changed by
-more than --judge-level levels from the source (temporal.py's pixel judge; its own 24 counts
-faceless's blur of low-contrast faces, 55-68% of whose pixels move by more than 24, as leaks,
-so 8 here: the level the check itself calls changed). Each release is then checked with its
-source, at a low face threshold, by both methods of `check_release`:
-
-- release: the thorough re-scan of the release alone (`leak=None`); a suspect at a score;
-- source: faces found on the source, judged by the share of their core the release left
-  unchanged (`leak=0`, every face reported with its share); the table applies a source score
-  and a share threshold, and the core is re-measured here at several sizes (pixels only);
-- source+release: the source method plus the release re-scan's suspects at --rescan-at that
-  lie on no judged source face (`Scanner(rescan=True)`; off in `check_release`).
+more than --judge-level levels from the source (temporal.py's pixel judge at 8 levels, the
+level the check itself calls changed; its own 24 counts faceless's blur of low-contrast faces
+as leaks). Each release is checked by `check_release` with its defaults and the source, faces
+only; the labels are used to judge the check, never by it.
 
 A leaked face-frame is flagged when a suspect of that frame overlaps the face's box; a frame is
-flagged falsely when it has a suspect that overlaps no leaked face. Detections are cached by
-frame (the two methods and the two tools share frames); seconds per frame are charged as if
-uncached.
+flagged falsely when it has a suspect that overlaps no leaked face. Three releases per clip:
+faceless's, deface's, and a clean one (a plan of the labels rendered by faceless, each face's
+box filled), which leaks no labelled face: every flag on it is false, or a real passer-by of
+the background footage (they are not labelled).
 
-    python bench/check_leaks.py --seeds 1 2 --frames 30 --clips shirt,plaza
-    python bench/check_leaks.py --seeds 3 --frames 30 --clips shirt,plaza   # held out
+Detections depend on the pixels alone: they are cached by frame (the releases share their
+source's frames, and --detections keeps them across runs, so held-out seeds can be prepared
+while the check is still being tuned); seconds per frame are charged as when first computed.
+
+    python bench/check_leaks.py --seeds 1 2 --work /tmp/leaks                  # tuning
+    python bench/check_leaks.py --seeds $(seq 11 18) --work /tmp/leaks --prepare
+    python bench/check_leaks.py --seeds $(seq 11 18) --work /tmp/leaks         # held out
 """
 
 from __future__ import annotations
@@ -29,45 +28,51 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import pickle
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from temporal import cpu_model, generate, parse_tool, run_tool, score_pixels, select_clips
 
 from faceless.analyze.analyzer import Analyzer
+from faceless.anonymize.operators import Operator, OperatorSpec, Shape
+from faceless.api import render_plan
 from faceless.check import SUSPECT, check_release
-from faceless.check.compare import LEAK, SOURCE_FLAG
-from faceless.check.pixels import change_level, changed_share, diff
-from faceless.check.scan import FLAG, scan_options
-from faceless.core.geometry import inside_matrix, intersection_matrix, scale_box
-from faceless.core.types import Kind
-from faceless.media.video import iter_frames
+from faceless.check.scan import SCAN_FLOOR, scan_options
+from faceless.core.digest import sha256_file
+from faceless.core.geometry import intersection_matrix, scale_box
+from faceless.core.types import Kind, Origin, Region
+from faceless.media.video import iter_frames, probe_video
+from faceless.options import Options
+from faceless.plan.model import FramePlan, Plan, SourceInfo
 
-TOOLS = ("faceless", "deface")
-FLOOR = 0.05  # suspects are collected down to this score; the tables apply thresholds above
-THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
-SOURCE_SCORES = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
-SHARES = (0.1, 0.2, 0.3, 0.4, 0.5)
-CORES = (1.0, 0.8, 0.6, 0.4)
-
-Suspect = tuple[int, float, tuple]  # frame, score, box
+TOOLS = ("faceless", "deface", "clean")
+# The clean release hides each labelled box grown this much (the whole head), as a box filled
+# with a colour no face has: every pixel of every labelled face changes.
+CLEAN_GROW = 2.0
+CLEAN_FILL = OperatorSpec(Operator.FILL, Shape.BOX, color=(255, 0, 255))
 
 
 class Charged:
-    """analyzer.regions memoized by frame, charging every call what the first one took."""
+    """analyzer.regions memoized by frame (and kept in a file), charging every call what
+    the first one took."""
 
-    def __init__(self, analyzer: Analyzer) -> None:
+    def __init__(self, analyzer: Analyzer, store: Path | None) -> None:
         self.regions_of: Callable[..., Any] = analyzer.regions
+        self.store = store
         self.memo: dict[bytes, tuple[Any, float]] = {}
+        if store is not None and store.is_file():
+            self.memo = pickle.loads(store.read_bytes())
+        self.fresh = 0
         self.charged = 0.0
         self.spent = 0.0
         analyzer.regions = self  # type: ignore[method-assign]
@@ -77,19 +82,19 @@ class Charged:
         if key not in self.memo:
             t0 = time.monotonic()
             found = self.regions_of(image, video)
-            self.spent += time.monotonic() - t0
             self.memo[key] = (found, time.monotonic() - t0)
+            self.spent += self.memo[key][1]
+            self.fresh += 1
         found, took = self.memo[key]
         self.charged += took
         return found
 
-
-def timed(charged: Charged, fn: Callable[[], Any]) -> tuple[Any, float]:
-    """fn(), and its seconds as if no detection had been cached."""
-    c0, s0, t0 = charged.charged, charged.spent, time.monotonic()
-    out = fn()
-    wall = time.monotonic() - t0
-    return out, wall - (charged.spent - s0) + (charged.charged - c0)
+    def save(self) -> None:
+        if self.store is not None and self.fresh:
+            tmp = self.store.with_suffix(".tmp")
+            tmp.write_bytes(pickle.dumps(self.memo))
+            tmp.replace(self.store)
+            self.fresh = 0
 
 
 def judge(leaks: list[dict], suspects: list[tuple[int, tuple]]) -> tuple[int, int]:
@@ -112,104 +117,92 @@ def judge(leaks: list[dict], suspects: list[tuple[int, tuple]]) -> tuple[int, in
     return flagged, false
 
 
-def core_shares(src: Path, rel: Path, faces: list[Suspect], scale: float
-                ) -> list[dict[float, float]]:
-    """Per source face, the unchanged share of its core at each of CORES."""
-    by_frame: dict[int, list[int]] = {}
-    for i, (frame, _, _) in enumerate(faces):
-        by_frame.setdefault(frame, []).append(i)
-    out: list[dict[float, float]] = [{} for _ in faces]
-    for t, (sf, rf) in enumerate(zip(iter_frames(src), iter_frames(rel), strict=False)):
-        if t not in by_frame:
-            continue
-        source = sf.image
-        if source.shape != rf.image.shape:  # as check_release compares them
-            source = cv2.resize(source, rf.image.shape[1::-1], interpolation=cv2.INTER_AREA)
-        d = diff(rf.image, source)
-        changed = d > change_level(d)
-        for i in by_frame[t]:
-            inner = scale_box(faces[i][2], 1 / scale)
-            out[i] = {k: 1.0 - changed_share(changed, scale_box(inner, k)) for k in CORES}
-    return out
+def clean_release(gt: dict[str, Any], src: Path, dst: Path) -> None:
+    """Render `src` with every labelled face hidden: a plan of the labels, faceless's render."""
+    info = probe_video(src)
+    by_frame: dict[int, list[Region]] = {}
+    for r in gt["boxes"]:
+        if r["visible"]:
+            box = scale_box((r["x1"], r["y1"], r["x2"], r["y2"]), CLEAN_GROW)
+            by_frame.setdefault(r["frame"], []).append(Region(box, Kind.FACE,
+                                                              origin=Origin.MANUAL))
+    frames = [FramePlan(vf.ref.index, vf.ref.pts, by_frame.get(vf.ref.index, []))
+              for vf in iter_frames(src)]
+    source = SourceInfo(str(src), sha256_file(src), "video", info.width, info.height,
+                        info.time_base, len(frames))
+    opts = Options(overwrite=True, operator=CLEAN_FILL)
+    render_plan(Plan(source, frames, opts.settings()), dst, options=opts)
 
 
-def rest(release: list[Suspect], faces: list[Suspect], frame_faces: float, scale: float,
-         at: float) -> list[tuple[int, tuple]]:
-    """Release suspects from `at` up on no source face scoring `frame_faces` or more."""
-    out = []
-    for frame, score, box in release:
-        if score < at:
-            continue
-        judged = [detector_box_of(b, scale) for f, s, b in faces
-                  if f == frame and s >= frame_faces]
-        inner = detector_box_of(box, scale)
-        if judged and inside_matrix([inner], judged).max() >= 0.5:
-            continue
-        out.append((frame, box))
-    return out
+@dataclass
+class Row:
+    """One release tool's results on one seed."""
+
+    face_frames: int = 0
+    leaked: int = 0
+    flagged: int = 0
+    false: int = 0
+    frames: int = 0
+    seconds: float = 0.0
+    misses: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, other: Row) -> None:
+        for k in ("face_frames", "leaked", "flagged", "false", "frames"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        self.seconds += other.seconds
+        self.misses += other.misses
+
+    @property
+    def pct(self) -> float | None:
+        return 100 * self.flagged / self.leaked if self.leaked else None
 
 
-def detector_box_of(box: tuple, scale: float) -> tuple:
-    return scale_box(tuple(box), 1 / scale)
+def check_one(gt: dict[str, Any], src: Path, rel: Path, analyzer: Analyzer, charged: Charged,
+              level: int) -> Row:
+    sc = score_pixels(gt, src, rel, gt["clip"], threshold=level)
+    c0, s0, t0 = charged.charged, charged.spent, time.monotonic()
+    res = check_release(rel, source=src, hide="face", analyzer=analyzer)
+    # As if uncached: wall time less the detections computed now, plus all detections charged.
+    secs = time.monotonic() - t0 - (charged.spent - s0) + (charged.charged - c0)
+    sus = [(f.frame, tuple(f.box)) for f in res.of(SUSPECT)
+           if f.frame is not None and f.box is not None]
+    flagged, false = judge(sc.leaks, sus)
+    misses = [lk for lk in sc.leaks
+              if not any(f == lk["frame"] and intersection_matrix([lk["box"]], [b]).max() > 0
+                         for f, b in sus)]
+    return Row(sc.face_frames, sc.leaked, flagged, false, res.frames, secs, misses)
 
 
-def source_suspects(run: dict, score: float, share: float, core: float) -> list[tuple[int, tuple]]:
-    return [(f, b) for (f, s, b), sh in zip(run["faces"], run["shares"], strict=True)
-            if s >= score and sh[core] >= share]
+def fmt_pct(r: Row) -> str:
+    return "n/a" if r.pct is None else f"{r.pct:.0f}%"
 
 
-def tables(rows: dict[str, dict], rescan_at: float, core: float) -> str:
-    lines = ["| release | method | source score | unchanged share | face-frames | leaked | "
-             "flagged | flagged % | frames flagged falsely | check s/frame |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+def spread(rows: list[Row]) -> str:
+    pcts = [r.pct for r in rows if r.pct is not None]
+    if len(pcts) < 2:
+        return "-"
+    return (f"{statistics.mean(pcts):.0f}% ± {statistics.stdev(pcts):.0f} "
+            f"(min {min(pcts):.0f}%, max {max(pcts):.0f}%)")
 
-    def add(tool: str, method: str, sc: str, sh: str, flagged: int, false: int, secs: float
-            ) -> None:
-        row = rows[tool]
-        pct = f"{100 * flagged / row['leaked']:.0f}%" if row["leaked"] else "n/a"
-        lines.append(f"| {tool} | {method} | {sc} | {sh} | {row['face_frames']} | "
-                     f"{row['leaked']} | {flagged} | {pct} | {false} of {row['frames']} | "
-                     f"{secs / max(row['frames'], 1):.2f} |")
 
+def report(per: dict[str, dict[int, Row]], seeds: list[int]) -> str:
+    lines = ["| release | seed | face-frames | leaked | flagged | flagged % | frames flagged "
+             "falsely |", "|---|---|---|---|---|---|---|"]
     for tool in TOOLS:
-        row = rows[tool]
-        for th in THRESHOLDS:
-            fl = fa = 0
-            for run in row["runs"]:
-                f, x = judge(run["leaks"], [(fr, b) for fr, s, b in run["release"] if s >= th])
-                fl, fa = fl + f, fa + x
-            add(tool, "release", f"{th} (release)", "-", fl, fa, row["seconds_release"])
-        for sc in SOURCE_SCORES:
-            for sh in SHARES:
-                fl = fa = 0
-                for run in row["runs"]:
-                    f, x = judge(run["leaks"], source_suspects(run, sc, sh, core))
-                    fl, fa = fl + f, fa + x
-                add(tool, f"source (core {core})", str(sc), str(sh), fl, fa,
-                    row["seconds_source"])
-        fl = fa = 0
-        for run in row["runs"]:
-            sus = source_suspects(run, SOURCE_FLAG, LEAK, core)
-            sus += rest(run["release"], run["faces"], SOURCE_FLAG, run["scale"], rescan_at)
-            f, x = judge(run["leaks"], sus)
-            fl, fa = fl + f, fa + x
-        add(tool, f"source+release {rescan_at}", str(SOURCE_FLAG), str(LEAK), fl, fa,
-            row["seconds_source"] + row["seconds_release"])
-    return "\n".join(lines)
-
-
-def core_table(rows: dict[str, dict]) -> str:
-    lines = ["| release | core | flagged | flagged % | frames flagged falsely |",
-             "|---|---|---|---|---|"]
+        for seed in seeds:
+            r = per[tool][seed]
+            lines.append(f"| {tool} | {seed} | {r.face_frames} | {r.leaked} | {r.flagged} | "
+                         f"{fmt_pct(r)} | {r.false} of {r.frames} |")
+    lines += ["", "| release | seeds | leaked face-frames | flagged | per-seed mean ± sd | "
+              "frames flagged falsely | check s/frame |", "|---|---|---|---|---|---|---|"]
     for tool in TOOLS:
-        row = rows[tool]
-        for core in CORES:
-            fl = fa = 0
-            for run in row["runs"]:
-                f, x = judge(run["leaks"], source_suspects(run, SOURCE_FLAG, LEAK, core))
-                fl, fa = fl + f, fa + x
-            lines.append(f"| {tool} | {core} | {fl} | {100 * fl / max(row['leaked'], 1):.0f}% "
-                         f"| {fa} of {row['frames']} |")
+        total = Row()
+        for seed in seeds:
+            total.add(per[tool][seed])
+        lines.append(f"| {tool} | {len(seeds)} | {total.leaked} | {total.flagged} "
+                     f"({fmt_pct(total)}) | {spread([per[tool][s] for s in seeds])} | "
+                     f"{total.false} of {total.frames} | "
+                     f"{total.seconds / max(total.frames, 1):.2f} |")
     return "\n".join(lines)
 
 
@@ -219,65 +212,64 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--clips", default="shirt,plaza", help="temporal.py clip names")
     ap.add_argument("--work", type=Path, default=None,
-                    help="keep clips and releases here (releases found there are reused)")
+                    help="keep clips, releases and detections here (reused when found)")
+    ap.add_argument("--detections", type=Path, default=None,
+                    help="detection cache (default WORK/detections.pkl)")
+    ap.add_argument("--prepare", action="store_true",
+                    help="only make clips and releases and detect on the sources")
     ap.add_argument("--judge-level", type=int, default=8,
                     help="levels a pixel must move to count as hidden (default %(default)s)")
-    ap.add_argument("--rescan-at", type=float, default=FLAG,
-                    help="release re-scan threshold beside the source method (default "
-                         "%(default)s)")
-    ap.add_argument("--core", type=float, default=None,
-                    help="core size for the main table (default: the check's own)")
-    ap.add_argument("--json", type=Path, help="write every suspect and leak here")
+    ap.add_argument("--json", type=Path, help="write per-seed rows and every missed leak here")
     a = ap.parse_args()
-    from faceless.check.compare import CORE
-    core = a.core if a.core is not None else CORE
     work = a.work or Path(tempfile.mkdtemp(prefix="check-leaks-"))
     specs = select_clips(a.clips)
-    analyzer = Analyzer(scan_options(frozenset({Kind.FACE}), FLOOR))
+    analyzer = Analyzer(scan_options(frozenset({Kind.FACE}), SCAN_FLOOR))
     analyzer.setup()
-    charged = Charged(analyzer)
-    scale = analyzer.options.mask_scale
-    rows: dict[str, dict] = {t: {"face_frames": 0, "leaked": 0, "frames": 0, "runs": [],
-                                 "seconds_release": 0.0, "seconds_source": 0.0} for t in TOOLS}
+    store = a.detections or work / f"detections-{SCAN_FLOOR}.pkl"
+    work.mkdir(parents=True, exist_ok=True)
+    charged = Charged(analyzer, store)
+    per: dict[str, dict[int, Row]] = {t: {} for t in TOOLS}
     for seed in a.seeds:
-        out = work / f"seed{seed}"
+        out = work / f"seed{seed}-{a.frames}"
         out.mkdir(parents=True, exist_ok=True)
-        for gt_path in generate(specs, a.frames, seed, out):
+        names = [out / f"{s.name}.json" for s in specs]
+        gts = names if all(p.is_file() for p in names) else generate(specs, a.frames, seed, out)
+        for tool in TOOLS:
+            per[tool][seed] = Row()
+        for gt_path in gts:
             gt = json.loads(gt_path.read_text())
             src = out / gt["video"]
             for tool in TOOLS:
                 rel = out / f"{src.stem}.{tool}.mp4"
-                if not (a.work and rel.is_file()):
-                    run_tool(parse_tool(tool), src, rel)
-                sc = score_pixels(gt, src, rel, gt["clip"], threshold=a.judge_level)
-                check = partial(check_release, rel, source=src, hide="face", threshold=FLOOR,
-                                analyzer=analyzer)
-                new, t_new = timed(charged, partial(check, leak=0.0))
-                old, t_old = timed(charged, partial(check, leak=None))
-                faces = [(f.frame, f.score or 0.0, f.box) for f in new.of(SUSPECT)
-                         if f.unchanged is not None]
-                row = rows[tool]
-                row["face_frames"] += sc.face_frames
-                row["leaked"] += sc.leaked
-                row["frames"] += new.frames
-                row["seconds_source"] += t_new
-                row["seconds_release"] += t_old
-                row["runs"].append({
-                    "seed": seed, "clip": gt["clip"], "leaks": sc.leaks, "scale": scale,
-                    "release": [(f.frame, f.score or 0.0, f.box) for f in old.of(SUSPECT)],
-                    "faces": faces, "shares": core_shares(src, rel, faces, scale)})
-                print(f"seed {seed} {gt['clip']} {tool}: {sc.leaked}/{sc.face_frames} "
-                      f"leaked face-frames, {len(faces)} source faces >= {FLOOR}, "
-                      f"{t_new:.1f}s with the source method, {t_old:.1f}s release alone",
+                if not rel.is_file():
+                    if tool == "clean":
+                        clean_release(gt, src, rel)
+                    else:
+                        run_tool(parse_tool(tool), src, rel)
+            if a.prepare:
+                for vf in iter_frames(src):
+                    charged(vf.image)
+                charged.save()
+                print(f"seed {seed} {gt['clip']}: prepared", file=sys.stderr)
+                continue
+            for tool in TOOLS:
+                rel = out / f"{src.stem}.{tool}.mp4"
+                row = check_one(gt, src, rel, analyzer, charged, a.judge_level)
+                for m in row.misses:
+                    m["seed"], m["tool"] = seed, tool
+                per[tool][seed].add(row)
+                charged.save()
+                print(f"seed {seed} {gt['clip']} {tool}: {row.flagged}/{row.leaked} leaked "
+                      f"face-frames flagged, {row.false} of {row.frames} frames falsely",
                       file=sys.stderr)
+    if a.prepare:
+        return 0
     print(f"\nCPU: {cpu_model()}; seeds {a.seeds}, {a.frames} frames, clips {a.clips}; "
-          f"the check's defaults: release threshold {FLAG}, source score {SOURCE_FLAG}, "
-          f"unchanged share {LEAK}, core {core}\n")
-    print(tables(rows, a.rescan_at, core))
-    print("\nAt the check's source score and share, by core size:\n")
-    print(core_table(rows))
+          f"judged at {a.judge_level} levels\n")
+    print(report(per, a.seeds))
     if a.json:
-        a.json.write_text(json.dumps(rows, default=list))
+        a.json.write_text(json.dumps({t: {s: r.__dict__ for s, r in rows.items()}
+                                      for t, rows in per.items()}, default=list))
     print(f"\nclips and releases in {work}", file=sys.stderr)
     return 0
 

@@ -130,6 +130,8 @@ def fingerprint(work: Path, frames: int) -> dict[str, str]:
                "--save-plan", *args]
         subprocess.run(cmd, check=True)
         for f in sorted(out.iterdir()):
+            if not f.is_file():  # the job ledger's folder
+                continue
             key = f"{run}/{f.name}"
             result[key] = plan_digest(f) if f.name.endswith(".json") else sha256(f)
             print(key, result[key][:16], flush=True)

@@ -5,10 +5,16 @@ decoded frame (for stepping), and one as long as a 10-minute video at 30 fps wit
 regions a frame (for opening). Then, through the studio's own web app (Starlette's test
 client, no network), times:
 
-- opening: reading the long plan and answering the page's first request (`/api/plan`);
-- stepping: each next frame's JPEG (source view and preview), frame by frame forward;
-- a jump far ahead in a fresh studio, which decodes every frame before it (the studio decodes
-  in order and keeps recent frames; it does not seek to keyframes).
+- opening: the studio reading the long plan (and hashing its media), then what the page asks
+  before it can be used (`/api/plan`, frame 0's regions and picture); the coverage warnings,
+  which the page asks for after, separately;
+- the same in a real Chromium, when there is one: from loading the page to its first frame
+  and track list on screen, and from pressing → to the next frame on screen
+  (FACELESS_CHROMIUM or `chromium` on the PATH);
+- stepping: each next frame's JPEG (source view and preview), frame by frame forward (the
+  test client also waits for the read-ahead of the frame after, which a browser does not);
+- a jump to the last frame in a fresh studio, which seeks to the keyframe before it (the clip
+  has a keyframe every `--gop` frames) and decodes from there.
 
     python bench/review_speed.py                   # 1080p, 60 frames stepped, 18000-frame plan
     python bench/review_speed.py --frames 120 --plan-minutes 20
@@ -37,14 +43,15 @@ from faceless.review.session import ReviewSession
 HOST, TOKEN = "127.0.0.1:8765", "bench-token"
 
 
-def make_clip(path: Path, frames: int, size: tuple[int, int] = (1920, 1080)) -> Path:
+def make_clip(path: Path, frames: int, size: tuple[int, int] = (1920, 1080),
+              gop: int = 30) -> Path:
     w, h = size
     rng = np.random.default_rng(0)
     base = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
     with av.open(str(path), "w") as c:
         s = c.add_stream("libx264", rate=Fraction(30))
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        s.options = {"preset": "veryfast"}
+        s.options = {"preset": "veryfast", "g": str(gop), "keyint_min": str(gop)}
         for i in range(frames):
             img = base.copy()
             img[200:400, 100 + 10 * i:300 + 10 * i] = (200, 120, 90)
@@ -74,16 +81,61 @@ def client(session: ReviewSession):  # starlette's TestClient
     return c
 
 
+def browser_open(session: ReviewSession, steps: int = 0) -> tuple[float, list[float]] | None:
+    """Seconds from loading the page to its first frame and track list on screen, in a real
+    Chromium, and of each of `steps` presses of → to the next frame drawn; None without
+    Chromium."""
+    import os
+    import shutil
+
+    chromium = os.environ.get("FACELESS_CHROMIUM") or shutil.which("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if chromium is None:
+        return None
+    from faceless.review.server import Studio
+
+    studio = Studio(session)
+    studio.start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.goto("about:blank")
+            t0 = time.perf_counter()
+            page.goto(studio.url)
+            page.wait_for_selector("body[data-ready='1']", timeout=120_000)
+            took = time.perf_counter() - t0
+            stepped = []
+            for i in range(1, steps + 1):
+                t0 = time.perf_counter()
+                page.keyboard.press("ArrowRight")
+                # Shown: the position says the new frame and its picture has loaded.
+                page.wait_for_function(
+                    "i => document.getElementById('position').textContent"
+                    ".startsWith('frame ' + i + ' ') && document.getElementById('frame')"
+                    ".complete", arg=i)
+                stepped.append(time.perf_counter() - t0)
+            browser.close()
+    finally:
+        studio.stop()
+    return took, stepped
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=60, help="frames of the clip to step through")
     ap.add_argument("--plan-minutes", type=float, default=10.0,
                     help="length of the long plan, at 30 fps (default 10)")
     ap.add_argument("--regions", type=int, default=6, help="regions a frame in the long plan")
+    ap.add_argument("--gop", type=int, default=30, help="keyframe interval of the clip")
+    ap.add_argument("--no-browser", action="store_true", help="skip the Chromium measurement")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        clip = make_clip(work / "clip.mp4", a.frames)
+        clip = make_clip(work / "clip.mp4", a.frames, gop=a.gop)
         refs = [(vf.ref.index, vf.ref.pts) for vf in iter_frames(clip)]
         step = work / "step.plan.json"
         make_plan(clip, refs, 2).save(step)
@@ -92,11 +144,25 @@ def main() -> int:
         long = work / "long.plan.json"
         make_plan(clip, [(i, i * dt) for i in range(n_long)], a.regions).save(long)
 
-        t0 = time.perf_counter()
+        # Wall and CPU time (this process, all threads): on a busy machine the CPU time says
+        # more about the studio's own cost.
+        t0, c0 = time.perf_counter(), time.process_time()
         with ReviewSession(long) as s:
-            r = client(s).get("/api/plan")
-            assert r.status_code == 200
-        opened = time.perf_counter() - t0
+            loaded = time.perf_counter() - t0, time.process_time() - c0
+            c = client(s)
+            t0, c0 = time.perf_counter(), time.process_time()
+            for path in ("/api/plan", "/api/frames/0/regions", "/api/frames/0.jpg"):
+                assert c.get(path).status_code == 200
+            first_page = time.perf_counter() - t0, time.process_time() - c0
+            t0, c0 = time.perf_counter(), time.process_time()
+            assert c.get("/api/warnings").status_code == 200
+            warned = time.perf_counter() - t0, time.process_time() - c0
+        in_browser = page_steps = None
+        if not a.no_browser:
+            with ReviewSession(long) as s:
+                in_browser = browser_open(s)
+            with ReviewSession(step) as s:
+                page_steps = browser_open(s, min(30, len(refs) - 1))
 
         times: dict[str, list[float]] = {"source": [], "preview": []}
         with ReviewSession(step) as s:
@@ -109,23 +175,41 @@ def main() -> int:
                     assert r.status_code == 200
         with ReviewSession(step) as s:  # a fresh studio: nothing decoded or cached yet
             c = client(s)
+            c.get("/api/frames/0.jpg?view=source")
+            before = s.frames.decoded
             t0 = time.perf_counter()
             c.get(f"/api/frames/{len(refs) - 1}.jpg?view=source")
             jump = time.perf_counter() - t0
+            jump_decoded = s.frames.decoded - before
 
     from speed import machine  # the sibling script: CPU, cores and versions in one line
 
     print(f"{machine()}; 1080p clip of {len(refs)} frames; plan of {n_long} frames "
           f"x {a.regions} regions")
-    print("| what | ms |")
+    print("| what | ms (CPU ms) |")
     print("|---|---|")
-    print(f"| open a {a.plan_minutes:g}-minute plan (load, first /api/plan) | "
-          f"{opened * 1000:.0f} |")
+
+    def both(t: tuple[float, float]) -> str:
+        return f"{t[0] * 1000:.0f} ({t[1] * 1000:.0f})"
+
+    print(f"| open a {a.plan_minutes:g}-minute plan: load it and hash the media | "
+          f"{both(loaded)} |")
+    print(f"| then what the page needs first (/api/plan, frame 0 and its regions) | "
+          f"{both(first_page)} |")
+    print(f"| open, in all | {both((loaded[0] + first_page[0], loaded[1] + first_page[1]))} |")
+    print(f"| coverage warnings (asked for once the page is up) | {both(warned)} |")
+    if in_browser is not None:
+        print(f"| in Chromium: page loaded to first frame and track list on screen | "
+              f"{in_browser[0] * 1000:.0f} |")
+    if page_steps is not None:
+        ms = sorted(t * 1000 for t in page_steps[1])
+        print(f"| in Chromium: → to the next frame on screen, source view: median / 95th "
+              f"percentile | {statistics.median(ms):.0f} / {ms[int(0.95 * (len(ms) - 1))]:.0f} |")
     for view, ts in times.items():
         ms = sorted(t * 1000 for t in ts[1:])  # the first frame pays for opening the decoder
         print(f"| step one frame forward, {view} view: median / 95th percentile | "
               f"{statistics.median(ms):.0f} / {ms[int(0.95 * (len(ms) - 1))]:.0f} |")
-    print(f"| jump to the last frame in a fresh studio (decodes every frame before it) | "
+    print(f"| jump to the last frame in a fresh studio (seeks; {jump_decoded} frames decoded) | "
           f"{jump * 1000:.0f} |")
     return 0
 

@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "options": {"core", "anonymize", "detect", "media", "track"},
     "analyze": {"core", "analyze", "detect", "media", "options", "track"},
     "api": {"core", "analyze", "anonymize", "detect", "media", "options", "plan", "track"},
-    "batch": {"core", "batch", "media"},
+    "batch": {"core", "analyze", "anonymize", "api", "batch", "media", "options"},
     "audit": {"core", "plan", "audit"},
     "check": {"core", "analyze", "anonymize", "api", "audit", "check", "detect", "media",
               "options", "plan", "track"},
@@ -36,9 +36,9 @@ ALLOWED: dict[str, set[str]] = {
             "media", "options", "plan", "review", "samples", "track", "cli"},
     "review": {"core", "analyze", "anonymize", "api", "audit", "batch", "check", "detect",
                "eval", "media", "options", "plan", "review", "samples", "track"},
-    # The top-level package re-exports the API lazily: it imports api, options and plan on
+    # The top-level package re-exports the API lazily: it imports api, batch, options and plan on
     # first use of a name (test_import_faceless_is_quiet), and for type checkers.
-    "__init__": {"core", "api", "options", "plan"},
+    "__init__": {"core", "api", "batch", "options", "plan"},
     "__main__": {"cli"},
 }
 

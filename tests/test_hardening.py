@@ -4,6 +4,7 @@ containers faceless cannot write. Every test builds its own media."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
 import subprocess
@@ -15,12 +16,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from faceless.batch import Ledger, ledger_path
 from faceless.cli.main import main
 from faceless.core.errors import MediaWriteError, UnsupportedFormatError
 from faceless.media import files
 from faceless.media.files import atomic_output, check_paths, default_output, shown
-from faceless.media.video import VideoWriter, iter_frames, probe_video
+from faceless.media.video import VideoOptions, VideoWriter, iter_frames, probe_video
 from faceless.media.video import read as read_mod
+from faceless.options import Options
 from videogen import make_video
 
 
@@ -262,3 +265,63 @@ def test_files_module_imports_no_pyav():
                           capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "False"], done.stderr
     assert files.OUTPUT_TAG == "faceless"
+
+
+# 5. A video damaged part-way: a warning everywhere the user looks, or a failure when asked.
+
+def _cut_video(folder: Path) -> Path:
+    """An MP4 with its index at the front and the last 40% of its media data missing."""
+    whole = make_video(folder / "whole.mp4", 40, size=(96, 64))
+    faststart = folder / "faststart.mp4"
+    with VideoWriter(faststart, probe_video(whole)) as w:
+        for vf in iter_frames(whole):
+            w.write(vf.image, vf.ref)
+    data = faststart.read_bytes()
+    mdat = data.find(b"mdat") - 4
+    assert 0 < data.find(b"moov") < mdat
+    cut = folder / "in" / "cut.mp4"
+    cut.parent.mkdir()
+    cut.write_bytes(data[: mdat + int((len(data) - mdat) * 0.6)])
+    whole.unlink()
+    faststart.unlink()
+    return cut
+
+
+def test_a_video_damaged_part_way_warns_in_summary_plan_and_json(tmp_path, capsys):
+    cut = _cut_video(tmp_path)
+    out = tmp_path / "out"
+    code, _, err = run(["run", cut.parent, "-o", out, "--save-plan"], capsys)
+    assert code == 0, err
+    assert "warning" in err and "cut.mp4" in err and "may be truncated" in err
+    assert "1 done (1 with warnings above), 0 failed" in err
+    plan = json.loads((out / "cut.mp4.plan.json").read_text())
+    (warning,) = plan["warnings"]
+    assert "cut.mp4" in warning and "of the 40 frames" in warning
+    assert len(plan["frames"]) < plan["source"]["frame_count"] == 40
+    code, doc, _ = run(["run", cut, "-o", tmp_path / "again.mp4", "--json"], capsys)
+    (item,) = json.loads(doc)["items"]
+    assert code == 0 and item["ok"] and "may be truncated" in item["warnings"][0]
+
+
+def test_strict_fails_a_video_damaged_part_way_and_writes_nothing(tmp_path, capsys):
+    cut = _cut_video(tmp_path)
+    out = tmp_path / "out"
+    code, doc, _ = run(["run", cut.parent, "-o", out, "--strict", "--json"], capsys)
+    assert code == 1
+    (item,) = json.loads(doc)["items"]
+    assert not item["ok"] and "cut.mp4" in item["error"] and "--strict" in item["error"]
+    assert ".tmp-" not in item["error"]
+    assert sorted(p.name for p in out.iterdir()) == [".faceless"]  # the ledger only
+    with Ledger(ledger_path(out), create=False) as ledger:
+        (entry,) = ledger.entries()
+    assert entry.status == "failed" and "declares" in (entry.error or "")
+    # A complete video passes strict mode untouched.
+    whole = make_video(tmp_path / "ok.mp4", 10, size=(96, 64))
+    code, _, err = run(["run", whole, "-o", tmp_path / "ok_out.mp4", "--strict"], capsys)
+    assert code == 0, err
+
+
+def test_strict_is_one_switch_for_options_and_video():
+    assert Options(strict=True).video.strict
+    assert Options(video=VideoOptions(strict=True)).strict
+    assert not Options().strict and not Options().video.strict

@@ -9,11 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
-from faceless.api import anonymize_image
+import faceless.analyze.video as analyze_video
+from faceless.api import anonymize_file, anonymize_image
 from faceless.core.types import Kind
 from faceless.detect.faces import FaceOptions
+from faceless.media.video import iter_frames, rgb_of
 from faceless.options import Options
-from mediagen import FACE_512, astronaut, changed_fraction
+from mediagen import FACE_512, astronaut, changed_fraction, portrait_scene
+from videogen import make_video
 
 # The astronaut's face with some head around it: (x1, y1, x2, y2) in the 512-px photo.
 HEAD_512 = (131, 0, 321, 240)
@@ -81,3 +84,28 @@ def test_large_frame_options_are_checked():
         FaceOptions(large_pixels=-1)
     with pytest.raises(ConfigError):
         FaceOptions(large_tile=1000, large_overlap=512)
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_large_frames_wait_as_planes_and_give_the_same_output(tmp_path, monkeypatch, rotation):
+    """Frames in the tracker's window kept as their planes alone (4K and up) come back as the
+    same RGB: the output is byte for byte the one made from whole frames."""
+    frames = []
+    for i in range(8):
+        frame, _ = portrait_scene(side=96, size=(192, 144), x=20 + 4 * i)
+        frames.append(frame)
+    src = make_video(tmp_path / "clip.mp4", frames, rotation=rotation)
+    outs = []
+    for pixels in (10**12, 1):  # never compacted, always compacted
+        monkeypatch.setattr(analyze_video, "COMPACT_PIXELS", pixels)
+        dst = tmp_path / f"out-{pixels}.mp4"
+        r = anonymize_file(src, dst, Options())
+        assert r.frames == 8 and r.regions.get("face", 0) >= 8
+        outs.append(dst.read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_planes_turn_back_into_the_decoders_rgb(tmp_path):
+    src = make_video(tmp_path / "c.webm", 5, size=(96, 64), codec="libvpx-vp9")
+    for vf in iter_frames(src, yuv=True):
+        assert vf.yuv is not None and np.array_equal(rgb_of(vf.yuv), vf.image)

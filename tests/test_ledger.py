@@ -13,6 +13,7 @@ import time
 import pytest
 from PIL import Image
 
+import faceless.batch.ledger as ledger_mod
 import faceless.cli.run as run_cmd
 from faceless.batch import Ledger, LedgerError, ledger_path
 from faceless.batch.ledger import decide
@@ -254,3 +255,68 @@ def test_an_item_killed_after_its_output_moved_into_place_is_redone(case, capsys
     assert "1 already done" in err and "1 done, 0 failed" in err
     assert not stale.exists()
     assert rows(out)["a.png"].status == "done"
+
+
+def test_a_claim_is_atomic_and_a_dead_runs_claim_is_taken_over(tmp_path):
+    """Of many processes claiming one item at once exactly one gets it; a claim held by a
+    process that still runs is left to it, and one of a process that died is taken over."""
+    path = ledger_path(tmp_path)
+    Ledger(path).close()
+    script = (
+        "import sys\n"
+        "from faceless.batch import Ledger\n"
+        "with Ledger(sys.argv[1]) as l:\n"
+        "    print(l.claim('a.png', 'i', 's', 'a.png', seen=None) is None)\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], text=True,
+                              stdout=subprocess.PIPE) for _ in range(4)]
+    won = [p.communicate(timeout=120)[0].strip() == "True" for p in procs]
+    assert sum(won) == 1
+    winner = procs[won.index(True)].pid
+    assert rows(tmp_path)["a.png"].owner.split(":")[1] == str(winner)  # it has exited
+    with Ledger(path) as ledger:
+        assert ledger.claim("a.png", "i", "s", "a.png", seen=ledger.get("a.png")) is None
+        mine = ledger.get("a.png")
+    holder = subprocess.Popen([sys.executable, "-c", script + "import time; time.sleep(60)\n",
+                               str(path)], text=True, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == "False"  # ours, and we are alive
+        with Ledger(path) as ledger:
+            host = mine.owner.rsplit(":", 2)[0]
+            alive = f"{host}:{holder.pid}:{ledger_mod._started(holder.pid)}"
+            ledger._write("a.png", False, owner=alive)  # as if it had claimed the item
+            entry = ledger.get("a.png")
+            why = ledger.claim("a.png", "i", "s", "a.png", seen=entry)
+            assert why is not None and f"process {holder.pid}" in why
+    finally:
+        holder.kill()
+        holder.wait()
+    with Ledger(path) as ledger:
+        assert ledger.claim("a.png", "i", "s", "a.png", seen=ledger.get("a.png")) is None
+
+
+def test_a_claim_refuses_an_item_finished_meanwhile(tmp_path):
+    with Ledger(ledger_path(tmp_path)) as ledger:
+        assert ledger.claim("a.png", "i", "s", "a.png", seen=None) is None
+        seen = ledger.get("a.png")
+        # Another run (a process that has exited since) finished it after we looked.
+        ledger._write("a.png", False, status="done", output_sha256="o", owner="h:1:0")
+        why = ledger.claim("a.png", "i", "s", "a.png", seen=seen)
+        assert why is not None and "just finished" in why
+
+
+def test_a_version_1_ledger_is_upgraded_in_place(tmp_path):
+    path = ledger_path(tmp_path)
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE items (input TEXT PRIMARY KEY, input_sha256 TEXT NOT NULL, "
+               "settings_sha256 TEXT NOT NULL, status TEXT NOT NULL, media TEXT NOT NULL, "
+               "output TEXT NOT NULL, output_sha256 TEXT, error TEXT, seconds REAL, "
+               "time TEXT NOT NULL)")
+    db.execute("INSERT INTO items VALUES ('a.png', 'i', 's', 'done', 'image', 'a.png', 'o', "
+               "NULL, 1.0, 't')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with Ledger(path) as ledger:
+        (e,) = ledger.entries()
+        assert e.status == "done" and e.owner is None

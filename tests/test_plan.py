@@ -7,7 +7,7 @@ import pytest
 
 from faceless.core.errors import PlanError
 from faceless.core.types import Decision, Kind, Origin, Region
-from faceless.plan.model import PLAN_VERSION, FramePlan, Plan, SourceInfo
+from faceless.plan.model import FramePlan, Plan, SourceInfo
 
 
 def sample_plan() -> Plan:
@@ -34,7 +34,7 @@ def test_document_is_versioned_and_keyed_by_time(tmp_path):
     path = tmp_path / "p.json"
     sample_plan().save(path)
     doc = json.loads(path.read_text())
-    assert doc["schema"] == "faceless.plan" and doc["version"] == PLAN_VERSION
+    assert doc["schema"] == "faceless.plan" and doc["version"] == 1
     assert doc["source"]["time_base"] == "1/15360"
     assert [f["time"] for f in doc["frames"]] == pytest.approx([0.0, 1 / 30, 0.1], abs=1e-6)
     assert [f["pts"] for f in doc["frames"]] == [0, 512, 1536]
@@ -50,6 +50,10 @@ def test_counts_only_redacted_regions():
 @pytest.mark.parametrize("mutate, message", [
     (lambda d: d.update(schema="other"), "not a faceless plan"),
     (lambda d: d.update(version=99), "version 99"),
+    (lambda d: d.update(version="1"), "version '1'"),
+    (lambda d: d.update(audio=[{"start": 1.0, "end": 2.0}]), "need a version 2 plan"),
+    (lambda d: d.update(version=2, audio=[{"start": 2.0, "end": 1.0}]), "malformed"),
+    (lambda d: d.update(version=2, audio=[{"start": 0, "end": 1, "action": "x"}]), "malformed"),
     (lambda d: d["frames"][0]["regions"][0].update(box=[1, 2]), "malformed"),
     (lambda d: d["frames"][0]["regions"][0].update(kind="cat"), "malformed"),
     (lambda d: d.pop("source"), "malformed"),
@@ -72,3 +76,17 @@ def test_not_json_and_missing(tmp_path):
     with pytest.raises(PlanError, match="no such plan"):
         Plan.load(tmp_path / "missing.json")
     assert issubclass(PlanError, ValueError)
+
+
+def test_a_plan_with_audio_ranges_is_version_2_and_one_without_stays_readable_by_1(tmp_path):
+    plan = sample_plan()
+    assert plan.to_dict()["version"] == 1  # an older faceless still reads it
+    plan.audio.append({"id": 1, "start": 0.25, "end": 0.5, "action": "bleep", "reason": "name"})
+    path = tmp_path / "p.json"
+    plan.save(path)
+    doc = json.loads(path.read_text())
+    # An older faceless refuses it rather than release the audio it does not know to mute.
+    assert doc["version"] == 2
+    assert doc["audio"] == [{"id": 1, "start": 0.25, "end": 0.5, "action": "bleep",
+                             "reason": "name"}]
+    assert Plan.load(path) == plan

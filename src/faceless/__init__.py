@@ -37,10 +37,13 @@ _LAZY = {
     "mode_options": "faceless.options",
     "MODES": "faceless.options",
     "Plan": "faceless.plan.model",
+    "anonymize_images": "faceless.batch.dataset",
+    "DatasetItem": "faceless.batch.dataset",
 }
 
 if TYPE_CHECKING:
     from faceless.api import Result, anonymize_file, anonymize_image, detect_file, render_plan
+    from faceless.batch.dataset import DatasetItem, anonymize_images
     from faceless.options import MODES, Options, mode_options
     from faceless.plan.model import Plan
 
@@ -62,6 +65,7 @@ __all__ = [
     "MODES",
     "AnalysisError",
     "ConfigError",
+    "DatasetItem",
     "Decision",
     "Detections",
     "FacelessError",
@@ -82,6 +86,7 @@ __all__ = [
     "__version__",
     "anonymize_file",
     "anonymize_image",
+    "anonymize_images",
     "detect_file",
     "mode_options",
     "render_plan",

@@ -32,7 +32,9 @@ from faceless.media.video import (
     iter_frames,
     probe_video,
 )
+from faceless.media.video.audio import AudioCut
 from faceless.options import Options, plan_specs
+from faceless.plan.candidates import note_candidates
 from faceless.plan.model import FramePlan, Plan, SourceInfo
 from faceless.track.tracker import Tracker
 
@@ -139,12 +141,15 @@ def detect_file(src: Path, options: Options | None = None, progress: Progress | 
     info = probe_video(src)
     tracker = tracker_for(opts)
     analysis = VideoAnalysis(analyzer, tracker, False, *lookahead(opts, info))
+    analysis.candidates = {}
     with contextlib.closing(analysis.run(iter_frames(src))) as found:
         for ref, regions, _ in found:
             record.add(ref.index, ref.pts, regions)
             if progress:
                 progress(record.n, info.frame_count)
-    return _plan(_video_source(src, info, digest), record, analyzer, _tracks(tracker))
+    plan = _plan(_video_source(src, info, digest), record, analyzer, _tracks(tracker))
+    note_candidates(plan, analysis.candidates)  # the few low scores nothing hides
+    return plan
 
 
 def anonymize_file(src: Path, dst: Path | None = None, options: Options | None = None,
@@ -204,7 +209,9 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
                             "ends where decoding stopped")
     if plan_path is not None:
         source = replace(source, sha256=sha256_file(src))
-        _plan(source, record, analyzer, tracks).save(Path(plan_path))
+        plan = _plan(source, record, analyzer, tracks)
+        plan.warnings = list(warnings)
+        plan.save(Path(plan_path))
     for text in warnings:
         log.info("%s", text)
     return Result(src, dst, kind, record.n, dict(record.counts), time.monotonic() - t0,
@@ -240,7 +247,10 @@ def render_plan(plan: Plan, dst: Path, *, source: Path | None = None,
     by_pts = {f.pts: f for f in plan.frames}
     n = 0
     info = probe_video(src)
-    with atomic_output(dst) as tmp, VideoWriter(tmp, info, opts.video, audio_source=src) as w:
+    # Ranges a review muted: silence or a tone in a kept audio track (nothing when dropped).
+    cuts = [AudioCut(a["start"], a["end"], a["action"] == "bleep") for a in plan.audio]
+    with atomic_output(dst) as tmp, VideoWriter(tmp, info, opts.video, audio_source=src,
+                                                audio_cuts=cuts) as w:
         for vf in iter_frames(src, yuv=True):
             fp = by_pts.get(vf.ref.pts)
             if fp is None:  # fail closed: a frame the plan never saw is never written

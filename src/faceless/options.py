@@ -11,6 +11,8 @@ from faceless.core.errors import ConfigError
 from faceless.core.types import Kind
 from faceless.detect.faces import FaceOptions, thorough
 from faceless.detect.guided import ScheduleOptions
+from faceless.detect.heads import HeadOptions
+from faceless.detect.persons import PersonOptions
 from faceless.detect.plates import PlateOptions
 from faceless.detect.sparse import SparseOptions
 from faceless.detect.text import TextOptions
@@ -18,7 +20,7 @@ from faceless.media.image import ImageOptions
 from faceless.media.video import VideoOptions
 from faceless.track.tracker import TrackOptions
 
-MODES = ("fast", "default", "thorough")
+MODES = ("fast", "default", "thorough", "bodycam")
 FAST_PRESET = "superfast"
 """--fast's x264 preset (the default's is VideoOptions.preset)."""
 
@@ -34,7 +36,7 @@ class Options:
     Grouped by stage: what to hide (`hide`) and each detector's options (`face`, `plate`,
     `text`); how video is searched over time (`schedule`, `text_every`, `sparse`, `track`);
     how regions are hidden (`mask_scale` and the operators); how files are read and written
-    (`video`, `image`, `pipelined`, `overwrite`).
+    (`video`, `image`, `pipelined`, `overwrite`, `strict`).
     """
 
     face: FaceOptions = field(default_factory=FaceOptions)
@@ -46,6 +48,9 @@ class Options:
     hide: frozenset[Kind] = frozenset({Kind.FACE, Kind.PLATE})
     plate: PlateOptions = field(default_factory=PlateOptions)
     text: TextOptions = field(default_factory=TextOptions)
+    # Heads and whole persons (hide head, person): one person search serves both.
+    person: PersonOptions = field(default_factory=PersonOptions)
+    head: HeadOptions = field(default_factory=HeadOptions)
     # Solid fill for characters: blurred or pixelated text can be read back, or guessed
     # from a short list of plates.
     plate_operator: OperatorSpec = field(default_factory=_fill)
@@ -65,22 +70,28 @@ class Options:
     # closer looks where tracks expect faces (see detect.guided). None: every pass, every frame.
     schedule: ScheduleOptions | None = field(default_factory=ScheduleOptions)
     overwrite: bool = False
+    # Fail an item that is damaged part-way (a video that ends before its container says)
+    # instead of releasing what decodes with a warning; the same switch as `video.strict`.
+    strict: bool = False
 
     def __post_init__(self) -> None:
+        if self.strict != self.video.strict:  # either one asks for it: both say so
+            object.__setattr__(self, "strict", True)
+            object.__setattr__(self, "video", replace(self.video, strict=True))
         if not 0.5 <= self.mask_scale <= 4.0:
             raise ConfigError(f"mask_scale must lie in [0.5, 4], got {self.mask_scale}")
         object.__setattr__(self, "hide", frozenset(Kind(k) for k in self.hide))
         if not self.hide:
-            raise ConfigError("nothing to hide: name at least one of face, plate, text")
-        if Kind.HEAD in self.hide:
-            raise ConfigError("hiding whole heads is not supported yet; use face")
+            raise ConfigError("nothing to hide: name at least one of face, plate, text, "
+                              "head, person")
         if not 1 <= self.text_every <= 60:
             raise ConfigError(f"text_every must lie in [1, 60], got {self.text_every}")
 
     def specs(self, face: OperatorSpec | None = None) -> dict[Kind, OperatorSpec]:
         """The operator for each kind (`face` overrides the face operator)."""
         return {Kind.FACE: face or self.operator, Kind.HEAD: face or self.operator,
-                Kind.PLATE: self.plate_operator, Kind.TEXT: self.text_operator}
+                Kind.PERSON: face or self.operator, Kind.PLATE: self.plate_operator,
+                Kind.TEXT: self.text_operator}
 
     def settings(self) -> dict[str, object]:
         """The parts of the options that a plan records."""
@@ -88,6 +99,10 @@ class Options:
         # Plate and text settings (the text network's precision among them) only where used.
         found = {name: _recordable(asdict(getattr(self, name))) for name, kind in
                  (("plate", Kind.PLATE), ("text", Kind.TEXT)) if kind in self.hide}
+        if self.hide & {Kind.HEAD, Kind.PERSON}:
+            found["person"] = _recordable(asdict(self.person))
+        if Kind.HEAD in self.hide:
+            found["head"] = asdict(self.head)
         return {"hide": sorted(str(k) for k in self.hide),
                 "face": face, **found, "mask_scale": self.mask_scale,
                 "operator": self.operator.to_dict(),
@@ -127,6 +142,9 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
     default: `base` unchanged.
     thorough: the face passes of `detect.faces.thorough` (1x/2x/3x, mirrored, tiled) on
     every frame, plates and text searched on every frame, with the fp32 networks.
+    bodycam: the default, and whole heads hidden as well (people seen from behind or turned
+    away; persons searched every `text_every`-th frame, tracking carries them between), for
+    releases of body-worn and CCTV footage (docs/decisions: heads in a named mode).
     """
     base = base or Options()
     if mode == "default":
@@ -138,6 +156,8 @@ def mode_options(mode: str, base: Options | None = None) -> Options:
                        text_every=max(base.text_every, 12),
                        face=replace(base.face, precision="int8"),
                        video=replace(base.video, preset=FAST_PRESET))
+    if mode == "bodycam":
+        return replace(base, hide=base.hide | {Kind.HEAD})
     if mode == "thorough":
         return with_precision(replace(base, schedule=None, text_every=1,
                                       face=thorough(base.face)), "fp32")

@@ -15,6 +15,8 @@ from faceless.core.types import Detections, Kind, Region
 from faceless.detect.base import CandidateDetector, Detector, ScaledDetector
 from faceless.detect.faces import CenterFaceDetector
 from faceless.detect.guided import PassDetector
+from faceless.detect.heads import HeadDetector
+from faceless.detect.persons import PersonDetector
 from faceless.detect.plates import PlateDetector
 from faceless.detect.text import TextDetector
 from faceless.options import Options
@@ -29,7 +31,8 @@ search whole (closer looks around tracked regions, see detect.sparse)."""
 
 
 def build_detectors(options: Options) -> list[Detector]:
-    """One detector per kind to hide; plates share the text model when both are hidden."""
+    """One detector per kind to hide; plates share the text model when both are hidden, heads
+    the person search when both are."""
     out: list[Detector] = []
     if Kind.FACE in options.hide:
         out.append(CenterFaceDetector(options.face))
@@ -40,6 +43,12 @@ def build_detectors(options: Options) -> list[Detector]:
     if Kind.PLATE in options.hide:
         share = text if text is not None and options.plate.text == options.text else None
         out.append(PlateDetector(options.plate, text=share))
+    if Kind.HEAD in options.hide or Kind.PERSON in options.hide:
+        persons = PersonDetector(options.person)  # one search of a frame serves both kinds
+        if Kind.HEAD in options.hide:
+            out.append(HeadDetector(options.head, persons))
+        if Kind.PERSON in options.hide:
+            out.append(persons)
     return out
 
 
@@ -54,7 +63,8 @@ class Slot:
     # A face detector that the video face schedule can drive (None unless every face
     # detector can: the schedule needs single passes at a scale, as CenterFace has).
     guided: PassDetector | None
-    sparse: bool  # plates and text: searched whole only every `text_every`-th video frame
+    # Plates, text, heads and persons: searched whole only every `text_every`-th video frame
+    sparse: bool
 
 
 class Analyzer:
@@ -82,7 +92,7 @@ class Analyzer:
                  det if isinstance(det, ScaledDetector) else None,
                  det if guidable and det.kind is Kind.FACE and isinstance(det, PassDetector)
                  else None,
-                 det.kind in (Kind.PLATE, Kind.TEXT))
+                 det.kind in (Kind.PLATE, Kind.TEXT, Kind.HEAD, Kind.PERSON))
             for i, det in enumerate(self.detectors))
 
     def setup(self) -> None:

@@ -24,7 +24,7 @@ from faceless.detect.base import ScaledDetector
 from faceless.detect.guided import GuidedFaces, Look, OwnPass
 from faceless.detect.onnx import single_threaded_lane
 from faceless.detect.sparse import closer_looks
-from faceless.media.video import VideoFrame, VideoInfo
+from faceless.media.video import VideoFrame, VideoInfo, Yuv, rgb_of
 from faceless.options import Options
 from faceless.track.cuts import CutDetector
 from faceless.track.tracker import Tracker
@@ -33,6 +33,31 @@ T = TypeVar("T")
 
 Analysed = tuple[FrameRef, list[Region], VideoFrame | None]
 """One frame's result: its reference, its regions, and the frame itself when kept."""
+
+# The tracker holds a window of frames (25 by default) until their regions are final. Frames
+# of this many pixels and more (4K and up) wait there as the decoder's planes alone, a third
+# of the memory of planes and RGB, and get their RGB back, the same bytes, when they leave
+# (docs/decisions: memory bound).
+COMPACT_PIXELS = 4_000_000
+
+
+@dataclass(frozen=True)
+class _Planes:
+    """A frame waiting in the tracker's window as its planes alone (see COMPACT_PIXELS)."""
+
+    ref: FrameRef
+    yuv: Yuv
+
+
+def _held(vf: VideoFrame) -> VideoFrame | _Planes:
+    h, w = vf.image.shape[:2]
+    return _Planes(vf.ref, vf.yuv) if vf.yuv is not None and h * w >= COMPACT_PIXELS else vf
+
+
+def _released(out: list[Analysed]) -> list[Analysed]:
+    """Frames leaving the window, each with its RGB picture again."""
+    return [(ref, regions, VideoFrame(rgb_of(p.yuv), p.ref, p.yuv)
+             if isinstance(p, _Planes) else p) for ref, regions, p in out]
 
 
 @dataclass(frozen=True)
@@ -81,7 +106,7 @@ def tracker_for(options: Options) -> Tracker | None:
         # Only plates are followed backwards; without them the grey copies of frames that
         # it needs would be made for nothing.
         track = replace(track, back_hold=0)
-    if not options.hide & {Kind.PLATE, Kind.TEXT}:
+    if not options.hide & {Kind.PLATE, Kind.TEXT, Kind.HEAD, Kind.PERSON}:
         track = replace(track, sparse_gap=0)  # its longer window would hold frames for nothing
     return Tracker(track)
 
@@ -90,7 +115,7 @@ def blind_frames(look: Look | None, index: int, text_every: int) -> dict[Kind, i
     """Frames before frame `index` in which each kind went unsearched (see Tracker.push)."""
     sparse = text_every - 1 if index % text_every == 0 else 0
     return {Kind.FACE: look.blind if look is not None else 0,
-            Kind.PLATE: sparse, Kind.TEXT: sparse}
+            Kind.PLATE: sparse, Kind.TEXT: sparse, Kind.HEAD: sparse, Kind.PERSON: sparse}
 
 
 class VideoAnalysis:
@@ -122,6 +147,9 @@ class VideoAnalysis:
         # The frame being analysed, which the closer looks read.
         self._job: FrameJob | None = None
         self._look: Look | None = None
+        # Set to {} to collect each frame's strongest low-score candidates (frame index ->
+        # regions), accepted or not, for a plan to note the few that nothing hides.
+        self.candidates: dict[int, list[Region]] | None = None
 
     def run(self, frames: Iterator[VideoFrame]) -> Generator[Analysed, None, None]:
         """(ref, regions, the VideoFrame or None) for each frame, in order.
@@ -142,14 +170,17 @@ class VideoAnalysis:
                     faces=self._faces if any(self._guided) else None,
                     between=None if job.cut else self._closer,
                     started=[None if f is None else f.result for f in job.searches])
+                if self.candidates is not None and candidates:
+                    self.candidates[vf.ref.index] = sorted(
+                        candidates, key=lambda r: -r.score)[:16]
                 # The pixels go to the tracker in every path (run and detect alike, so both
                 # give the same regions) for its visual hold; it keeps only small patches.
-                yield from tracker.push(vf.ref, regions, candidates, cut=job.cut,
-                                        payload=vf if self.keep_images else None,
-                                        blind=blind_frames(self._look, vf.ref.index,
-                                                           text_every),
-                                        image=vf.image)
-        yield from tracker.flush()
+                yield from _released(tracker.push(
+                    vf.ref, regions, candidates, cut=job.cut,
+                    payload=_held(vf) if self.keep_images else None,
+                    blind=blind_frames(self._look, vf.ref.index, text_every),
+                    image=vf.image))
+        yield from _released(tracker.flush())
 
     def _frame_by_frame(self, frames: Iterator[VideoFrame]) -> Iterator[Analysed]:
         def start(vf: VideoFrame, submit: Submit) -> tuple[VideoFrame, Future[list[Region]]]:

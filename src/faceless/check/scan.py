@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from faceless.analyze.analyzer import Analyzer
-from faceless.check.compare import LEAK, SOURCE_FLAG, unchanged_share, verdict
+from faceless.check.compare import FAINT_LEAK, LEAK, SOURCE_FLAG, unchanged_share, verdict
 from faceless.check.model import SUSPECT, Finding
 from faceless.check.pixels import COVER, changed_share
 from faceless.core.geometry import inside_matrix, pixel_span, scale_box
@@ -37,6 +37,7 @@ from faceless.options import Options, mode_options
 
 FLAG = 0.2
 BLIND = 0.6
+SCAN_FLOOR = 0.05  # the lowest face score any part of the check reads
 KEEP_OVERLAP = 0.5  # a suspect this much inside a region the plan keeps is that region
 CROP_SIDE = 96  # contact-sheet crops are at most this many pixels on a side
 MAX_CROPS = 64  # crops kept for the contact sheet (memory stays bounded on long videos)
@@ -45,7 +46,9 @@ MAX_CROPS = 64  # crops kept for the contact sheet (memory stays bounded on long
 def scan_options(kinds: frozenset[Kind], floor: float = FLAG) -> Options:
     """The strongest settings (thorough, every frame on its own) down to `floor` for faces."""
     base = mode_options("thorough")
-    face = replace(base.face, threshold=floor,
+    # The seeded search (photos, default mode) never runs in thorough mode: off, so that
+    # its threshold stays below any floor.
+    face = replace(base.face, threshold=floor, seed_threshold=0.0,
                    vote_threshold=min(base.face.vote_threshold, floor / 2))
     return replace(base, track=None, hide=kinds, face=face)
 
@@ -73,18 +76,21 @@ def crop(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarra
 class Scanner:
     """Finds suspects in released frames, setting aside hidden and kept areas.
 
-    With the source frame, what is found on it is judged by what the release left unchanged
-    (faceless.check.compare), and the release is searched only with `rescan`, for what lies
+    With the source, the faces found on it that count (faceless.check.temporal) are judged by
+    what the release left unchanged (faceless.check.compare), and the release is searched only
+    with `rescan`, for what lies
     elsewhere: the release holds nothing the source lacks, and its search there mostly finds
     the outlines of hidden faces.
     """
 
-    def __init__(self, analyzer: Analyzer, threshold: float, source_threshold: float = SOURCE_FLAG,
-                 leak: float = LEAK, rescan: bool = False) -> None:
+    def __init__(self, analyzer: Analyzer, threshold: float, leak: float = LEAK,
+                 rescan: bool = False, confident: float = SOURCE_FLAG,
+                 faint_leak: float = FAINT_LEAK) -> None:
         self.analyzer = analyzer
         self.threshold = threshold
-        self.source_threshold = source_threshold
         self.leak = leak
+        self.confident = confident  # source faces below it are faint (compare.FAINT_LEAK)
+        self.faint_leak = max(faint_leak, leak)
         self.rescan = rescan
         self.hidden = 0
         self.exempt = 0
@@ -103,29 +109,35 @@ class Scanner:
             return True
         return False
 
-    def _compare(self, source: np.ndarray, image: np.ndarray, changed: npt.NDArray[np.bool_],
-                 keep: list[Box], index: int, time: float) -> tuple[list[Finding], list[Box]]:
+    def source_regions(self, source: np.ndarray) -> list[Region]:
+        """Everything the search finds on a source frame, faint faces included (the caller
+        decides which count: faceless.check.temporal)."""
+        return self.analyzer.regions(source)
+
+    def _compare(self, found: list[Region], image: np.ndarray,
+                 changed: npt.NDArray[np.bool_], keep: list[Box], index: int, time: float
+                 ) -> tuple[list[Finding], list[Box]]:
         """Suspects among the source's faces, and the detector boxes of all judged."""
         out, judged = [], []
         scale = self.analyzer.options.mask_scale
-        for r in self.analyzer.regions(source):
-            if r.kind is Kind.FACE and r.score < self.source_threshold:
-                continue
+        for r in found:
             inner = detector_box(r, scale)
             judged.append(inner)
             if self._kept(inner, keep):
                 continue
             share = unchanged_share(changed, inner)
-            if share < self.leak:
+            faint = r.kind is Kind.FACE and r.score < self.confident
+            if share < (self.faint_leak if faint else self.leak):
                 self.hidden += 1
                 continue
             out.append(self._suspect(image, r, index, time, verdict(str(r.kind), share), share))
         return out, judged
 
     def frame(self, image: np.ndarray, index: int, time: float, plan: list[Region] | None,
-              changed: npt.NDArray[np.bool_] | None, source: np.ndarray | None = None
+              changed: npt.NDArray[np.bool_] | None, source: list[Region] | None = None
               ) -> list[Finding]:
-        """Suspects in one released frame; `changed`: pixels that differ from `source`."""
+        """Suspects in one released frame; `changed`: pixels that differ from the source,
+        `source`: the faces on the source that count (judged by `changed`)."""
         keep = [r.box for r in plan or [] if r.decision is Decision.KEEP]
         redact = [r.box for r in plan or [] if r.decision is Decision.REDACT]
         out: list[Finding] = []

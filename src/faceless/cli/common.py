@@ -65,6 +65,9 @@ def add_detect_options(p: argparse.ArgumentParser, encodes: bool = True) -> None
     m.add_argument("--thorough", dest="mode", action="store_const", const="thorough",
                    help="recall over time: every pass on every frame, an upscaled pass for "
                         "tiny faces, plates and text searched on every frame")
+    m.add_argument("--bodycam", dest="mode", action="store_const", const="bodycam",
+                   help="body-worn and CCTV footage: the default, and whole heads hidden "
+                        "too (people turned away; same as adding head to --hide)")
     g.add_argument("--full-every", type=int, default=None, metavar="N",
                    help="video: a full-resolution face look at least every N frames, a "
                         f"low-resolution pass between (default {ScheduleOptions.full_every}; "
@@ -75,8 +78,9 @@ def add_detect_options(p: argparse.ArgumentParser, encodes: bool = True) -> None
                         f"{Options.text_every}; --fast 12; the plate search is most of the "
                         "default mode's time)")
     g.add_argument("--hide", default="face,plate",
-                   help="what to hide, comma-separated from face, plate, text "
-                        "(default %(default)s; text hides all legible text, plates included)")
+                   help="what to hide, comma-separated from face, plate, text, head, person "
+                        "(default %(default)s; text hides all legible text, plates included; "
+                        "head hides whole heads, turned away or not; person whole bodies)")
     g.add_argument("--threshold", type=float, default=FaceOptions.threshold,
                    help="face score threshold; lower finds more faces and more false ones "
                         "(default %(default)s)")
@@ -127,6 +131,10 @@ def add_render_options(p: argparse.ArgumentParser, defaults: bool = True,
                         "make a new one); default: "
                         "NAME.faceless.EXT beside each input file, FOLDER.faceless/ for a folder")
     g.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    g.add_argument("--strict", action="store_true",
+                   help="fail a video that is damaged part-way (fewer frames decode than its "
+                        "container declares) instead of writing the frames that decode with "
+                        "a warning")
     g.add_argument("--crf", type=int, default=VideoOptions.crf,
                    help="video quality, lower is better (H.264 CRF, default %(default)s)")
     fast = (f"; --fast {FAST_PRESET}: a quarter less encoding CPU, larger files"
@@ -195,7 +203,7 @@ def _floats(text: str, name: str) -> tuple[float, ...]:
 
 def _kinds(text: str) -> frozenset[Kind]:
     names = [v.strip() for v in text.split(",") if v.strip()]
-    allowed = ("face", "plate", "text")
+    allowed = ("face", "plate", "text", "head", "person")
     bad = [n for n in names if n not in allowed]
     if bad or not names:
         raise UsageError(f"--hide: expected a comma-separated list of {', '.join(allowed)}, "
@@ -236,6 +244,7 @@ def build_options(a: argparse.Namespace) -> Options:
                                    keep_metadata=a.keep_metadata)
         kw["image"] = ImageOptions(quality=a.quality, keep_metadata=a.keep_metadata)
         kw["overwrite"] = a.overwrite
+        kw["strict"] = getattr(a, "strict", False)
     if getattr(a, "model", None) is not None and not a.model.is_file():
         raise ConfigError(f"--model {a.model}: no such file")
     opts = mode_options(getattr(a, "mode", None) or "default", Options(**kw))
@@ -264,6 +273,7 @@ class Reporter:
         self.outcomes: list[Outcome] = []
         self.t0 = time.monotonic()
         self._progress: Progress | None = None
+        self._batch: Any = None  # the whole batch's bar (see batch)
 
     def __enter__(self) -> Reporter:
         if not self.quiet and self.err.is_terminal:
@@ -293,11 +303,27 @@ class Reporter:
             prog.update(task, completed=done, total=total, rate=rate)
         return update
 
+    def batch(self, total: int) -> None:
+        """Show one bar for the whole batch: files done of `total`, files/s, time left
+        (called again: `total` changed, e.g. files found already done)."""
+        if self._progress is None:
+            return
+        if self._batch is None:
+            self._batch = self._progress.add_task("files", total=total, rate="")
+        else:
+            self._progress.update(self._batch, total=total)
+
     def done(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
         if self._progress is not None:
             for t in list(self._progress.tasks):
-                self._progress.remove_task(t.id)
+                if t.id != self._batch:
+                    self._progress.remove_task(t.id)
+            if self._batch is not None:
+                dt = time.monotonic() - self.t0
+                n = len(self.outcomes)
+                self._progress.update(self._batch, completed=n,
+                                      rate=f"{n / dt:.1f} files/s" if dt > 0 else "")
         for w in outcome.details.get("warnings", []):
             self.err.print(f"[yellow]warning[/yellow]: {escape(w)}", markup=True, soft_wrap=True)
         if not outcome.ok:
@@ -333,7 +359,9 @@ class Reporter:
                 self.err.print(f"skipped {len(skipped)} file(s) of unsupported type",
                                soft_wrap=True)
             where = "" if on is None else " on the CPU" if on == "CPU" else f" on {on}"
-            self.err.print(f"{ok} done, {failed} failed in {seconds:.1f}s{where}",
+            warned = sum(bool(o.ok and o.details.get("warnings")) for o in self.outcomes)
+            also = f" ({warned} with warnings above)" if warned else ""
+            self.err.print(f"{ok} done{also}, {failed} failed in {seconds:.1f}s{where}",
                            soft_wrap=True)
         return EXIT_FAILED if failed else EXIT_OK
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import webbrowser
 from pathlib import Path
@@ -17,6 +18,7 @@ from faceless.cli.common import (
     open_audit,
 )
 from faceless.core.errors import UnsupportedFormatError
+from faceless.media.files import OUTPUT_TAG
 from faceless.plan.edits import DEFAULT_REASONS
 
 
@@ -27,11 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(127.0.0.1). Given a media file, detect first and write NAME.plan.json "
                     "beside it (unless it exists). Needs the extra: pip install "
                     "'faceless[review]'.")
-    p.add_argument("input", type=Path, metavar="PLAN_OR_MEDIA",
-                   help="a plan (*.plan.json) or the photo or video to review")
+    p.add_argument("input", type=Path, metavar="PLAN_MEDIA_OR_FOLDER",
+                   help="a plan (*.plan.json), the photo or video to review, or a folder of "
+                        "them (shown as a grid; each file gets its own plan beside it)")
     p.add_argument("--source", type=Path,
                    help="the media file, when it moved since the plan was written (its "
                         "sha256 is checked)")
+    p.add_argument("--suspects", type=Path, metavar="CHECK_JSON",
+                   help="the saved output of `faceless check --json` for this file: its "
+                        "suspects are listed as a to-do list (hide or dismiss each)")
     p.add_argument("--port", type=int, default=0,
                    help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--no-browser", action="store_true",
@@ -64,9 +70,33 @@ def read_reasons(path: Path | None) -> list[str]:
     return codes
 
 
-def plan_for(a: argparse.Namespace) -> Path:
+def folder_media(folder: Path) -> list[Path]:
+    """The photos and videos directly in `folder`, by name; releases (NAME.faceless.EXT) and
+    hidden files are not cases."""
+    found = []
+    for path in sorted(folder.iterdir()):
+        if (not path.is_file() or path.name.startswith(".")
+                or f".{OUTPUT_TAG}." in path.name or path.name.endswith(".json")):
+            continue
+        try:
+            media_kind(path)
+        except UnsupportedFormatError:
+            continue
+        found.append(path)
+    if not found:
+        raise UsageError(f"{folder}: no photos or videos in it")
+    stems: dict[str, Path] = {}
+    for path in found:
+        other = stems.setdefault(path.stem, path)
+        if other is not path:  # both would get NAME.plan.json
+            raise UsageError(f"{other.name} and {path.name} in {folder} would share one plan "
+                             f"({path.stem}.plan.json); rename one")
+    return found
+
+
+def plan_for(a: argparse.Namespace, src: Path | None = None) -> Path:
     """The plan to open: the input itself, or the plan beside a media file (made if missing)."""
-    src: Path = a.input
+    src = a.input if src is None else src
     if src.name.endswith(".json"):
         return src
     try:
@@ -94,11 +124,21 @@ def main(a: argparse.Namespace) -> int:
     reasons = read_reasons(a.reasons)
     # --actor alone still names the reviewer in the plan's edit history.
     audit: AuditLog | None = open_audit(a) if a.audit is not None else None
-    plan_path = plan_for(a)
-    with ReviewSession(plan_path, source=a.source, actor=a.actor or "", reasons=reasons,
-                       audit=audit) as session:
-        studio = Studio(session, a.port)
-        print(f"review studio for {plan_path}: {studio.url}", flush=True)
+    if a.input.is_dir():
+        if a.source is not None or a.suspects is not None:
+            raise UsageError("--source and --suspects name one file; they cannot go with a "
+                             "folder")
+        plans = [plan_for(a, path) for path in folder_media(a.input)]
+    else:
+        plans = [plan_for(a)]
+    with contextlib.ExitStack() as stack:
+        sessions = [stack.enter_context(ReviewSession(p, source=a.source, actor=a.actor or "",
+                                                      reasons=reasons, audit=audit,
+                                                      suspects=a.suspects))
+                    for p in plans]
+        what = plans[0] if len(plans) == 1 else f"{a.input} ({len(plans)} files)"
+        studio = Studio(sessions, a.port)
+        print(f"review studio for {what}: {studio.url}", flush=True)
         if not a.quiet:
             print("only this computer can open it; press Ctrl+C to stop (save first)",
                   file=sys.stderr)
@@ -107,7 +147,9 @@ def main(a: argparse.Namespace) -> int:
         try:
             studio.run()
         finally:
-            if session.version != session.saved_version:
-                print(f"warning: {session.version - session.saved_version} edit(s) were "
-                      "not saved", file=sys.stderr)
+            for session in sessions:
+                if session.version != session.saved_version:
+                    print(f"warning: {session.plan_path.name}: "
+                          f"{session.version - session.saved_version} edit(s) were not "
+                          "saved", file=sys.stderr)
     return EXIT_OK

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from faceless.batch import Ledger, ledger_path
-from faceless.batch.ledger import STATUSES
+from faceless.batch.ledger import STATUSES, owner_alive
 from faceless.cli.common import EXIT_FAILED, EXIT_OK
 
 
@@ -41,7 +41,7 @@ def main(a: argparse.Namespace) -> int:
                           "output": e.output, "input_sha256": e.input_sha256,
                           "output_sha256": e.output_sha256, "settings_sha256":
                           e.settings_sha256, "error": e.error, "seconds": e.seconds,
-                          "time": e.time} for e in entries]}
+                          "time": e.time, "owner": e.owner} for e in entries]}
         sys.stdout.write(json.dumps(doc, indent=1) + "\n")
     else:
         lines = [f"{path}: {len(entries)} item(s)"]
@@ -52,7 +52,12 @@ def main(a: argparse.Namespace) -> int:
         for e in failed:
             lines.append(f"failed: {e.input}: {e.error}")
         for e in unfinished:
-            lines.append(f"unfinished: {e.input} (the run stopped; run it again to finish)")
+            if e.owner and owner_alive(e.owner):
+                pid = e.owner.rsplit(":", 2)[-2]
+                lines.append(f"running: {e.input} (process {pid} is processing it now)")
+            else:
+                lines.append(f"unfinished: {e.input} (the run stopped; run it again to "
+                             "finish)")
         extra = f", {counts['running']} unfinished" if counts["running"] else ""
         lines.append(f"{counts['done']} done, {counts['failed']} failed{extra}, "
                      f"{len(entries)} total")

@@ -19,6 +19,10 @@ class MediaReadError(MediaError):
     """An input could not be read or decoded (missing, empty, truncated, corrupt)."""
 
 
+class MediaMissingError(MediaReadError, FileNotFoundError):
+    """An input does not exist (or no longer: moved or deleted while the run went on)."""
+
+
 class UnsupportedFormatError(MediaReadError):
     """The input is not a format faceless can read."""
 

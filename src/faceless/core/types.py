@@ -18,6 +18,7 @@ class Kind(StrEnum):
     PLATE = "plate"
     TEXT = "text"
     HEAD = "head"
+    PERSON = "person"
 
 
 class Origin(StrEnum):

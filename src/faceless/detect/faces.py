@@ -70,6 +70,14 @@ class FaceOptions:
     video_upscale_max_side: int = 640
     upscale_threshold: float = 0.3
     small_face: float = 32.0
+    # Photos: the upscaled pass runs only around the places where the full-resolution pass
+    # responds at all (scores from `seed_threshold` up), in windows `seed_window` px wide;
+    # where those windows cover more than `seed_cover` of the photo it runs whole. A face
+    # too small for the full-resolution pass still stirs it there (docs/decisions). Video
+    # frames, and 0 (off), keep the whole pass.
+    seed_threshold: float = 0.05
+    seed_window: int = 64
+    seed_cover: float = 0.7
     coarse_side: int = 640  # 0 turns the coarse pass off
     coarse_threshold: float = 0.5
     large_face: float = 256.0
@@ -142,6 +150,13 @@ class FaceOptions:
             raise ConfigError(f"max_pass_pixels must be >= 0, got {self.max_pass_pixels}")
         if self.tile_overlap < 0:
             raise ConfigError(f"tile_overlap must be >= 0, got {self.tile_overlap}")
+        # Not tied to `threshold`: an evaluation sweeps thresholds below it over one run.
+        if not 0.0 <= self.seed_threshold < 1.0:
+            raise ConfigError(f"seed_threshold must be 0 (off) or lie in (0, 1), got "
+                              f"{self.seed_threshold}")
+        if self.seed_window < 16 or not 0.0 < self.seed_cover <= 1.0:
+            raise ConfigError(f"seed_window must be >= 16 and seed_cover in (0, 1], got "
+                              f"{self.seed_window}, {self.seed_cover}")
         if self.large_pixels < 0:
             raise ConfigError(f"large_pixels must be >= 0, got {self.large_pixels}")
         if not 2 * max(self.large_overlap, STRIDE) <= self.large_tile <= 8192:
@@ -289,7 +304,13 @@ class CenterFaceDetector(CandidateDetector):
         sure: list[np.ndarray] = []
         runs: list[np.ndarray] = []
         large = o.large(w, h)
-        for scale, threshold, lo, hi in o.passes(w, h, video):
+        passes = o.passes(w, h, video)
+        # The photo's small-face pass, when it may run only around faint responses.
+        seeded = (None if video or large or o.flip or o.vote_threshold or not o.seed_threshold
+                  else next((p for p in passes if p[0] == o.upscale and p[3] == o.small_face
+                             and p[0] not in o.scales), None))
+        seeds = np.zeros((0, 4), np.float32)
+        for scale, threshold, lo, hi in passes:
             low = threshold
             if o.vote_threshold:
                 low = min(threshold, o.vote_threshold)
@@ -299,8 +320,21 @@ class CenterFaceDetector(CandidateDetector):
             if large and not tile:  # bounded memory: no whole pass over a large frame
                 tile, overlap = o.large_tile, o.large_overlap
             for flip in (False, True) if o.flip else (False,):
-                b, sc = self.detect_pass(image, scale, low, flip=flip, tile=tile,
-                                         overlap=overlap)
+                if seeded is not None and scale == 1.0 and not flip:
+                    b, sc = self.detect_pass(image, scale, min(low, o.seed_threshold))
+                    # Seeds are every small response from `seed_threshold` up, confident or
+                    # faint: the windows, and so the faces found, never depend on the
+                    # detection or candidate threshold (an evaluation sweeps them over one run).
+                    # A box much larger than the small-face pass keeps is no small face.
+                    side = np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+                    seeds = b[(sc >= o.seed_threshold) & (side < 2 * o.small_face)]
+                    b, sc = b[sc >= low], sc[sc >= low]
+                elif seeded is not None and (scale, threshold, lo, hi) == seeded:
+                    b, sc = self.detect_windows(image, scale, low, seed_windows(
+                        seeds, w, h, o.seed_window, o.seed_cover))
+                else:
+                    b, sc = self.detect_pass(image, scale, low, flip=flip, tile=tile,
+                                             overlap=overlap)
                 side = np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
                 keep = (side >= lo) & (side < hi)
                 b, sc = b[keep], sc[keep]
@@ -374,6 +408,21 @@ class CenterFaceDetector(CandidateDetector):
         xyxy *= np.array([w / sw, h / sh, w / sw, h / sh], np.float32)
         return xyxy, score
 
+    def detect_windows(self, image: np.ndarray, scale: float, threshold: float,
+                       windows: list[tuple[int, int, int, int]] | None,
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """One pass at `scale` over each window (x1, y1, x2, y2 in image px), or over the whole
+        image when `windows` is None; boxes in image pixels."""
+        if windows is None:
+            return self.detect_pass(image, scale, threshold)
+        boxes = [np.zeros((0, 4), np.float32)]
+        scores = [np.zeros((0,), np.float32)]
+        for x1, y1, x2, y2 in windows:
+            xyxy, score = self.detect_at(image[y1:y2, x1:x2], scale, threshold)
+            boxes.append(xyxy + np.array([x1, y1, x1, y1], np.float32))
+            scores.append(score)
+        return np.concatenate(boxes), np.concatenate(scores)
+
     def detect_at(self, image: np.ndarray, scale: float,
                   threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """One pass at `scale` of `image`: xyxy boxes in image pixels, and their scores."""
@@ -406,6 +455,34 @@ class CenterFaceDetector(CandidateDetector):
             xyxy[:, [0, 2]] *= w / sw
             xyxy[:, [1, 3]] *= h / sh
         return xyxy, score
+
+
+def seed_windows(seeds: np.ndarray, width: int, height: int, window: int,
+                 cover: float) -> list[tuple[int, int, int, int]] | None:
+    """Windows (x1, y1, x2, y2) of about `window` px around each seed box's centre, joined
+    where they touch; None when they would cover more than `cover` of the image (a whole
+    pass then costs no more)."""
+    if not len(seeds):
+        return []
+    cell = 16
+    gw, gh = -(-width // cell), -(-height // cell)
+    mask = np.zeros((gh, gw), np.uint8)
+    r = window / 2
+    cx, cy = (seeds[:, 0] + seeds[:, 2]) / 2, (seeds[:, 1] + seeds[:, 3]) / 2
+    for x, y in zip(cx.tolist(), cy.tolist(), strict=True):
+        x1, y1 = max(0, int((x - r) // cell)), max(0, int((y - r) // cell))
+        x2, y2 = min(gw, int(-(-(x + r) // cell))), min(gh, int(-(-(y + r) // cell)))
+        mask[y1:y2, x1:x2] = 1
+    if mask.mean() > cover:
+        return None
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    out = []
+    for x, y, bw, bh, _ in stats[1:n].tolist():
+        out.append((x * cell, y * cell, min(width, (x + bw) * cell),
+                    min(height, (y + bh) * cell)))
+    if sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in out) > cover * width * height:
+        return None
+    return out
 
 
 def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray,

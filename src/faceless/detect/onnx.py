@@ -164,6 +164,10 @@ def make_session(model: bytes, threads: int | None = None, prefer_gpu: bool = Tr
     # ORT's worker threads busy-wait between runs by default: that spends CPU for no faster
     # pass, and takes the cores that decode and encode need (docs/decisions).
     so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    # ORT's CPU arena keeps every block it ever grew for an input shape, and closer looks
+    # come in many shapes: off, peak memory follows the largest pass (docs/decisions: memory
+    # bound).
+    so.enable_cpu_mem_arena = False
     names = providers(prefer_gpu)
     cuda = "CUDAExecutionProvider" in names
     said = preload_cuda_libraries() if cuda else ""

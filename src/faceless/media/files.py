@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from faceless.core.errors import FacelessError, MediaReadError, MediaWriteError, OutputExistsError
+
+log = logging.getLogger(__name__)
 
 OUTPUT_TAG = "faceless"
 # The name atomic_output writes under: `.NAME.tmp-1a2b3c4d.EXT` beside `NAME`.
@@ -84,6 +89,38 @@ def _check_format(src: Path, dst: Path) -> None:
         f"{dst.with_suffix(like)} instead, or another of {', '.join(sorted(allowed))}")
 
 
+def special_file(path: Path) -> str | None:
+    """What `path` is when it exists but is no regular file or folder faceless may read
+    (a FIFO would block a reader, a device never end, a looping link never resolve), as a
+    phrase for a message; None for a regular file, a folder, or nothing there at all."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a symbolic link that loops back on itself"
+        if os.path.islink(path):
+            return "a symbolic link to nothing (its target is missing)"
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def not_regular(path: Path) -> MediaReadError | None:
+    """The error for an input that is a pipe, device, socket or broken link, else None."""
+    what = special_file(path)
+    if what is None:
+        return None
+    return MediaReadError(f"{path}: {what}, not a media file; faceless reads only regular "
+                          "files, so it is skipped; give the file itself")
+
+
 def is_output_name(path: Path) -> bool:
     """True for names faceless writes, so a folder run does not re-process its own outputs."""
     return f".{OUTPUT_TAG}." in path.name or path.name.endswith(".plan.json")
@@ -91,6 +128,9 @@ def is_output_name(path: Path) -> bool:
 
 def check_paths(src: Path, dst: Path, overwrite: bool) -> None:
     """Refuse to write over an input, or over an existing output unless asked to."""
+    special = not_regular(src)
+    if special is not None:
+        raise special
     if not src.exists():
         raise MediaReadError(f"{src}: no such file; check the path")
     if dst.exists() and dst.resolve() == src.resolve():
@@ -133,6 +173,13 @@ def atomic_output(dst: Path) -> Iterator[Path]:
             os.replace(tmp, dst)
         except OSError as err:
             raise MediaWriteError(f"{dst}: cannot move the finished output into place "
-                                  f"({err.strerror})") from err
+                                  f"({err.strerror}); check that the folder is still "
+                                  "writable and run again") from err
     finally:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError as err:
+            # The folder turned read-only or vanished meanwhile: the error that brought us
+            # here is the one to report; a hidden temporary name is all that may stay.
+            log.warning("%s: could not remove the temporary file %s (%s)", dst, tmp.name,
+                        err.strerror or err)

@@ -33,7 +33,7 @@ from faceless.core.errors import (
     MediaWriteError,
     UnsupportedFormatError,
 )
-from faceless.media.files import shown
+from faceless.media.files import not_regular, shown
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -192,6 +192,9 @@ def read_image(path: Path, options: ImageOptions = ImageOptions()) -> LoadedImag
     its error is reported as ImageTooLargeError too.
     """
     path = Path(path)
+    special = not_regular(path)  # opening a FIFO would block, a device never end
+    if special is not None:
+        raise special
     try:
         raw = io.FileIO(path, "rb")
     except FileNotFoundError as err:
@@ -506,6 +509,11 @@ def _write_file(path: Path, data: memoryview) -> None:
 
 
 def _write_failure(path: Path, err: OSError) -> str:
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"{path}: the disk is full; free some space and try again"
-    return f"{path}: could not write the file ({err.strerror or err}); check the output folder"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return (f"{shown(path)}: the disk is full (or the file would exceed the size this "
+                "system allows); free some space and try again")
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"{shown(path)}: not allowed to write here ({err.strerror}); check the "
+                "permissions of the output folder")
+    return (f"{shown(path)}: could not write the file ({err.strerror or err}); check the "
+            "output folder")

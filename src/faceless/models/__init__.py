@@ -1,1 +1,1 @@
-"""Model files that ship inside faceless (derived from models in PyPI wheels; see LICENSE-*)."""
+"""Model files that ship inside faceless (from PyPI wheels and an npm package; see LICENSE-*)."""

@@ -8,6 +8,7 @@ and why, so the exemption log and the audit can show how a release came to be.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -19,7 +20,7 @@ from typing import Any
 
 from faceless.core.errors import PlanError
 from faceless.core.types import Box, Decision, Kind, Origin, Region
-from faceless.plan.model import Plan
+from faceless.plan.model import Plan, audio_range
 
 # The US FOIA exemptions a records officer cites most for faces and plates, and the two
 # everyday reasons to leave someone visible. A case may bring its own list.
@@ -37,7 +38,7 @@ def _stamp(clock: Clock) -> str:
     return clock().astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _record(plan: Plan, actor: str, action: str, track: int, frames: tuple[int, int] | None,
+def _record(plan: Plan, actor: str, action: str, track: int | None, frames: tuple[int, int] | None,
             clock: Clock, **extra: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"time": _stamp(clock), "actor": actor, "action": action,
                              "track": track,
@@ -109,6 +110,47 @@ def approve_track(plan: Plan, track: int, actor: str, clock: Clock = utc_now) ->
     return _record(plan, actor, "approve", track, span, clock)
 
 
+def _region_at(plan: Plan, index: int, n: int) -> tuple[int, Region]:
+    frame = next((f for f in plan.frames if f.index == index), None)
+    if frame is None:
+        raise PlanError(f"no frame {index} in this plan")
+    if not 0 <= n < len(frame.regions):
+        raise PlanError(f"frame {index} has no region {n} (it has {len(frame.regions)})")
+    return plan.frames.index(frame), frame.regions[n]
+
+
+def decide_region(plan: Plan, index: int, n: int, decision: Decision, reason: str, actor: str,
+                  clock: Clock = utc_now) -> dict[str, Any]:
+    """Keep region `n` of frame `index` visible (`decision` KEEP, citing `reason`) or hide it
+    again: one region, not its track (a photo's regions have none)."""
+    at, region = _region_at(plan, index, n)
+    if decision is Decision.KEEP and not reason.strip():
+        raise PlanError("an exemption needs a reason code")
+    why = reason.strip() if decision is Decision.KEEP else "redacted on review"
+    regions = list(plan.frames[at].regions)
+    regions[n] = replace(region, decision=decision, reason=why)
+    plan.frames[at].regions = regions
+    return _record(plan, actor, "exempt" if decision is Decision.KEEP else "redact",
+                   region.track_id, (index, index), clock, region=n,
+                   kind=str(region.kind), reason=why if decision is Decision.KEEP else None,
+                   regions=1)
+
+
+def reshape_region(plan: Plan, index: int, n: int, box: Box, actor: str,
+                   clock: Clock = utc_now) -> dict[str, Any]:
+    """Move or resize region `n` of frame `index` alone (a photo's region has no track)."""
+    at, region = _region_at(plan, index, n)
+    w, h = plan.source.width, plan.source.height
+    new = _clip(tuple(float(v) for v in box), w, h)  # type: ignore[arg-type]
+    if new[2] - new[0] < 1 or new[3] - new[1] < 1:
+        raise PlanError(f"the box at frame {index} is empty once clipped to the frame")
+    regions = list(plan.frames[at].regions)
+    regions[n] = replace(region, box=new)
+    plan.frames[at].regions = regions
+    return _record(plan, actor, "reshape", region.track_id, (index, index), clock, region=n,
+                   box=[round(v, 2) for v in new], regions=1)
+
+
 def next_track_id(plan: Plan) -> int:
     ids = {int(t["id"]) for t in plan.tracks if "id" in t}
     ids |= {r.track_id for f in plan.frames for r in f.regions if r.track_id is not None}
@@ -175,6 +217,17 @@ def add_manual(plan: Plan, keyframes: Mapping[int, Box], first: int, last: int, 
                         "review": REVIEWED, "keyframes": keys})
     return _record(plan, actor, "add", track, (first, last), clock, kind=str(Kind(kind)),
                    reason=why, regions=n, keyframes=keys)
+
+
+def dismiss(plan: Plan, first: int, last: int, kind: str, reason: str, actor: str,
+            clock: Clock = utc_now) -> dict[str, Any]:
+    """Record that a person looked at frames [first, last] and chose to hide nothing there;
+    the plan's regions are untouched, only its history says so (and why)."""
+    why = reason.strip()
+    if not why:
+        raise PlanError("a dismissal needs a reason")
+    return _record(plan, actor, "dismiss", None, (min(first, last), max(first, last)), clock,
+                   kind=kind, reason=why)
 
 
 def delete_manual(plan: Plan, track: int, actor: str, first: int | None = None,
@@ -297,6 +350,65 @@ def set_keyframe(plan: Plan, track: int, index: int, box: Box, actor: str,
                    box=[round(v, 2) for v in new], regions=changed)
 
 
+def reshape_track(plan: Plan, track: int, index: int, box: Box, actor: str,
+                  first: int | None = None, last: int | None = None,
+                  clock: Clock = utc_now) -> dict[str, Any]:
+    """Move or resize the box of `track` at frame `index` to `box`, and every box of the
+    track in frames [first, last] (default: that frame alone) the same way: each keeps its
+    own centre moved by the same offset and its size scaled by the same factors, so a box
+    that follows a face keeps following it. Any track, found by the machine or drawn."""
+    found = _regions(plan, track)
+    if not found:
+        raise PlanError(f"track {track} has no regions in this plan")
+    at = {i: r for i, r in found}
+    if index not in at:
+        raise PlanError(f"track {track} has no region at frame {index}")
+    lo = index if first is None else first
+    hi = (index if first is None else lo) if last is None else last
+    lo, hi = min(lo, hi), max(lo, hi)
+    if not lo <= index <= hi:
+        raise PlanError(f"frame {index} is not in frames {lo} to {hi}")
+    w, h = plan.source.width, plan.source.height
+    new = _clip(tuple(float(v) for v in box), w, h)  # type: ignore[arg-type]
+    if new[2] - new[0] < 1 or new[3] - new[1] < 1:
+        raise PlanError(f"the box at frame {index} is empty once clipped to the frame")
+    old = at[index].box
+    sx = (new[2] - new[0]) / max(old[2] - old[0], 1e-6)
+    sy = (new[3] - new[1]) / max(old[3] - old[1], 1e-6)
+    dx = (new[0] + new[2] - old[0] - old[2]) / 2
+    dy = (new[1] + new[3] - old[1] - old[3]) / 2
+
+    def moved(b: Box) -> Box:
+        cx, cy = (b[0] + b[2]) / 2 + dx, (b[1] + b[3]) / 2 + dy
+        hw, hh = (b[2] - b[0]) * sx / 2, (b[3] - b[1]) * sy / 2
+        return _clip((cx - hw, cy - hh, cx + hw, cy + hh), w, h)
+
+    boxes = {i: (new if i == index else moved(r.box)) for i, r in found if lo <= i <= hi}
+    for i, b in boxes.items():
+        if b[2] - b[0] < 1 or b[3] - b[1] < 1:
+            raise PlanError(f"the box at frame {i} would leave the frame; reshape fewer frames")
+    manual = all(r.origin is Origin.MANUAL for _, r in found)
+    if manual:
+        # Keyframes that give these boxes again: the old ones moved inside the range, the
+        # new boxes at its ends, and the old boxes just beside it (so frames outside stay).
+        inside = sorted(boxes)
+        keys = {k: (moved(b) if lo <= k <= hi else b)
+                for k, b in keyframes_of(plan, track).items()}
+        keys.update({inside[0]: boxes[inside[0]], inside[-1]: boxes[inside[-1]], index: new})
+        beside = [i for i, _ in found if i < lo][-1:] + [i for i, _ in found if i > hi][:1]
+        keys.update({i: at[i].box for i in beside})
+    for f in plan.frames:
+        if f.index in boxes:
+            f.regions = [replace(r, box=boxes[f.index]) if r.track_id == track else r
+                         for r in f.regions]
+    entry = _refresh(plan, track)
+    if manual:
+        entry["keyframes"] = _key_list(keys)
+    entry["review"] = REVIEWED
+    return _record(plan, actor, "reshape", track, (min(boxes), max(boxes)), clock,
+                   box=[round(v, 2) for v in new], at=index, regions=len(boxes))
+
+
 def split_track(plan: Plan, track: int, at: int, actor: str,
                 clock: Clock = utc_now) -> dict[str, Any]:
     """Cut `track` before frame `at`: its regions from `at` on become a new track (new id).
@@ -368,6 +480,41 @@ def merge_tracks(plan: Plan, track: int, other: int, actor: str,
     return _record(plan, actor, "merge", track, span, clock, merged=other, regions=len(b))
 
 
+# audio -------------------------------------------------------------------------------------
+def add_audio(plan: Plan, start: float, end: float, action: str, actor: str, reason: str = "",
+              clock: Clock = utc_now) -> dict[str, Any]:
+    """Silence ("mute") or bleep the audio from `start` to `end` seconds (the frames' clock)
+    in the release; `render` applies it when the release keeps its audio."""
+    if plan.source.media != "video":
+        raise PlanError("only a video has audio to mute")
+    if start > end:
+        start, end = end, start
+    # Whole microseconds, rounded outwards: the range never loses a sample it was given.
+    why = reason.strip() or ("bleeped" if action == "bleep" else "muted") + " on review"
+    try:
+        entry = audio_range({"id": max((int(a.get("id", 0)) for a in plan.audio), default=0)
+                             + 1, "start": math.floor(float(start) * 1e6) / 1e6,
+                             "end": math.ceil(float(end) * 1e6) / 1e6,
+                             "action": action, "reason": why})
+    except ValueError as err:
+        raise PlanError(str(err)) from err
+    plan.audio.append(entry)
+    plan.audio.sort(key=lambda a: (a["start"], a["end"]))
+    return _record(plan, actor, action, None, None, clock, audio=entry["id"],
+                   seconds=[entry["start"], entry["end"]], reason=why)
+
+
+def remove_audio(plan: Plan, audio_id: int, actor: str, clock: Clock = utc_now
+                 ) -> dict[str, Any]:
+    """Take audio range `audio_id` out again: its sound is released as it is."""
+    entry = next((a for a in plan.audio if a.get("id") == audio_id), None)
+    if entry is None:
+        raise PlanError(f"no audio range {audio_id} in this plan")
+    plan.audio.remove(entry)
+    return _record(plan, actor, "unmute", None, None, clock, audio=audio_id,
+                   seconds=[entry["start"], entry["end"]])
+
+
 # coverage warnings ------------------------------------------------------------------------
 def _touch(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
@@ -389,10 +536,10 @@ def coverage_warnings(plan: Plan) -> list[dict[str, Any]]:
                 spans.setdefault(r.track_id, []).append(pos[f.index])
                 kinds.setdefault(r.track_id, str(r.kind))
     for track, ps in spans.items():
-        have = set(ps)
+        have, top = set(ps), max(ps)
         run: list[int] = []
-        for p in range(min(ps), max(ps) + 2):
-            if p <= max(ps) and p not in have:
+        for p in range(min(ps), top + 2):
+            if p <= top and p not in have:
                 run.append(p)
             elif run:
                 first, last = order[run[0]], order[run[-1]]
@@ -459,8 +606,9 @@ def save_reviewed(plan: Plan, plan_path: Path) -> None:
     plan.save(plan_path)
 
 
-__all__ = ["DEFAULT_REASONS", "REVIEWED", "UNREVIEWED", "add_manual", "approve_track",
-           "coverage_warnings", "delete_manual", "exempt_track", "interpolate",
-           "keep_original", "keyframes_of", "merge_tracks", "next_track_id", "original_path",
-           "redact_track", "save_reviewed", "set_keyframe", "split_track", "track_entry",
-           "track_frames"]
+__all__ = ["DEFAULT_REASONS", "REVIEWED", "UNREVIEWED", "add_audio", "add_manual",
+           "approve_track", "coverage_warnings", "decide_region", "delete_manual", "dismiss",
+           "exempt_track", "interpolate", "keep_original", "keyframes_of", "merge_tracks",
+           "next_track_id", "original_path", "redact_track", "remove_audio", "reshape_region",
+           "reshape_track",
+           "save_reviewed", "set_keyframe", "split_track", "track_entry", "track_frames"]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
@@ -14,7 +15,12 @@ from faceless.core.errors import PlanError
 from faceless.core.types import Box, Decision, Kind, Origin, Region
 
 PLAN_SCHEMA = "faceless.plan"
-PLAN_VERSION = 1
+# The newest version this faceless writes. A plan is written with the lowest version that
+# holds its content, so an older faceless still reads a plan without the newer parts, and
+# refuses one it would render wrongly (version 2: audio ranges to silence).
+PLAN_VERSION = 2
+READS_VERSIONS = (1, 2)
+AUDIO_ACTIONS = ("mute", "bleep")
 
 
 @dataclass(frozen=True)
@@ -49,15 +55,24 @@ class FramePlan:
     index: int
     pts: int
     regions: list[Region] = field(default_factory=list)
+    # The strongest low-score detections that were not accepted (nothing hides them): where
+    # a reviewer should look. Kind, box and score only; see plan/candidates.py.
+    candidates: list[Region] = field(default_factory=list)
 
     def to_dict(self, time_base: Fraction) -> dict[str, Any]:
-        return {"index": self.index, "pts": self.pts,
-                "time": round(float(self.pts * time_base), 6),
-                "regions": [region_to_dict(r) for r in self.regions]}
+        d = {"index": self.index, "pts": self.pts,
+             "time": round(float(self.pts * time_base), 6),
+             "regions": [region_to_dict(r) for r in self.regions]}
+        if self.candidates:
+            # Compact rows, [kind, x1, y1, x2, y2, score]: a long video has many.
+            d["candidates"] = [[str(c.kind), *(round(v, 1) for v in c.box), round(c.score, 3)]
+                               for c in self.candidates]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FramePlan:
-        return cls(int(d["index"]), int(d["pts"]), [region_from_dict(r) for r in d["regions"]])
+        return cls(int(d["index"]), int(d["pts"]), [region_from_dict(r) for r in d["regions"]],
+                   [candidate_from_row(c) for c in d.get("candidates", ())])
 
 
 @dataclass
@@ -75,6 +90,17 @@ class Plan:
     # Review edits, oldest first (who, when, what, which track and frames, why); see
     # plan/edits.py. Written only when there is one, so unreviewed plans stay as they were.
     history: list[dict[str, Any]] = field(default_factory=list)
+    # What the run that made the plan warned about (a video that ends before its container
+    # says); written only when there is one.
+    warnings: list[str] = field(default_factory=list)
+    # Audio ranges to silence (video): id, start and end in seconds on the frames' clock,
+    # action ("mute" or "bleep") and reason. Written only when there is one.
+    audio: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def version(self) -> int:
+        """The version this plan is written with: 2 only when it holds audio ranges."""
+        return 2 if self.audio else 1
 
     def misplaced(self) -> list[tuple[int, Region]]:
         """(frame index, region) of every region added by hand that lies wholly outside its
@@ -96,29 +122,39 @@ class Plan:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"schema": PLAN_SCHEMA, "version": PLAN_VERSION, "created_by": self.created_by,
+        d = {"schema": PLAN_SCHEMA, "version": self.version, "created_by": self.created_by,
              "source": self.source.to_dict(), "settings": self.settings,
              "models": self.models, "tracks": self.tracks,
              "frames": [f.to_dict(self.source.time_base) for f in self.frames]}
         if self.history:
             d["history"] = self.history
+        if self.warnings:
+            d["warnings"] = self.warnings
+        if self.audio:
+            d["audio"] = self.audio
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Plan:
         if not isinstance(d, dict) or d.get("schema") != PLAN_SCHEMA:
             raise PlanError("not a faceless plan (the 'schema' field is not 'faceless.plan')")
-        if d.get("version") != PLAN_VERSION:
-            raise PlanError(f"plan version {d.get('version')!r} is not supported by this "
-                            f"faceless (it reads version {PLAN_VERSION})")
+        version = d.get("version")
+        if type(version) is not int or version not in READS_VERSIONS:
+            raise PlanError(f"plan version {version!r} is not supported by this faceless (it "
+                            f"reads versions {', '.join(map(str, READS_VERSIONS))})")
         try:
-            return cls(SourceInfo.from_dict(d["source"]),
+            plan = cls(SourceInfo.from_dict(d["source"]),
                        [FramePlan.from_dict(f) for f in d["frames"]],
                        dict(d.get("settings", {})), list(d.get("models", [])),
                        str(d.get("created_by", "")), list(d.get("tracks", [])),
-                       [dict(e) for e in d.get("history", [])])
+                       [dict(e) for e in d.get("history", [])],
+                       [str(w) for w in d.get("warnings", [])],
+                       audio=[audio_range(a) for a in d.get("audio", [])])
         except (KeyError, TypeError, ValueError) as err:
             raise PlanError(f"malformed plan: {err!r}") from err
+        if version < 2 and plan.audio:
+            raise PlanError("audio ranges need a version 2 plan; this one says version 1")
+        return plan
 
     def save(self, path: Path) -> None:
         """Write the plan as JSON atomically (temporary file, then rename)."""
@@ -151,6 +187,27 @@ class Plan:
             raise PlanError(f"{path}: {err}") from err
 
 
+def candidate_from_row(row: list[Any]) -> Region:
+    """A candidate row of a plan, [kind, x1, y1, x2, y2, score], as a Region."""
+    try:
+        kind, x1, y1, x2, y2, score = row
+        return Region((x1, y1, x2, y2), _KINDS[kind], float(score), Origin.DETECTED,
+                      Decision.REDACT, None, "")
+    except (KeyError, TypeError, ValueError) as err:
+        raise PlanError(f"malformed candidate {row!r}: {err}") from err
+
+
+def audio_range(d: dict[str, Any]) -> dict[str, Any]:
+    """One audio range of a plan, checked: 0 <= start < end seconds, a known action."""
+    start, end = float(d["start"]), float(d["end"])
+    action = str(d.get("action", "mute"))
+    if action not in AUDIO_ACTIONS:
+        raise ValueError(f"audio action {action!r} is not one of {', '.join(AUDIO_ACTIONS)}")
+    if not 0 <= start < end < float("inf"):
+        raise ValueError(f"audio range {start}–{end} s is empty or not a time")
+    return {**d, "start": start, "end": end, "action": action}
+
+
 def region_to_dict(r: Region) -> dict[str, Any]:
     d: dict[str, Any] = {"kind": str(r.kind), "box": [round(v, 2) for v in r.box],
                          "score": round(r.score, 4), "origin": str(r.origin),
@@ -168,12 +225,45 @@ _ORIGINS = {str(o): o for o in Origin}
 _DECISIONS = {str(d): d for d in Decision}
 
 
+# Loading a long plan makes hundreds of thousands of regions. When Region has exactly the
+# fields below, they are checked here as Region's own __post_init__ checks them and set
+# directly, at a third of the cost; otherwise (Region changed) Region itself is called.
+_FIELDS = ("box", "kind", "score", "origin", "decision", "track_id", "reason")
+_DIRECT = tuple(f.name for f in fields(Region)) == _FIELDS
+_isfinite = math.isfinite
+
+
 def region_from_dict(d: dict[str, Any]) -> Region:
     try:
-        # Region itself turns the box into four floats, or rejects it.
-        return Region(cast(Box, d["box"]), _KINDS[d.get("kind", "face")],
-                      float(d.get("score", 1.0)), _ORIGINS[d.get("origin", "manual")],
-                      _DECISIONS[d.get("decision", "redact")],
-                      None if d.get("track") is None else int(d["track"]), str(d.get("reason", "")))
+        kind = _KINDS[d.get("kind", "face")]
+        score = float(d.get("score", 1.0))
+        origin = _ORIGINS[d.get("origin", "manual")]
+        decision = _DECISIONS[d.get("decision", "redact")]
+        track = d.get("track")
+        track = None if track is None else int(track)
+        reason = str(d.get("reason", ""))
+        if not _DIRECT:
+            # Region itself turns the box into four floats, or rejects it.
+            return Region(cast(Box, d["box"]), kind, score, origin, decision, track, reason)
+        x1, y1, x2, y2 = d["box"]
+        box = (float(x1), float(y1), float(x2), float(y2))
+        if not (_isfinite(box[0]) and _isfinite(box[1]) and _isfinite(box[2])
+                and _isfinite(box[3])):
+            raise ValueError(f"box must be four finite numbers, got {d['box']!r}")
+        if not 0.0 <= score <= 1.0:
+            raise ValueError(f"score must lie in [0, 1], got {score}")
+        region = _new(Region)
+        _set(region, "box", box)
+        _set(region, "kind", kind)
+        _set(region, "score", score)
+        _set(region, "origin", origin)
+        _set(region, "decision", decision)
+        _set(region, "track_id", track)
+        _set(region, "reason", reason)
+        return region
     except (KeyError, TypeError, ValueError) as err:
         raise PlanError(f"malformed region {d!r}: {err}") from err
+
+
+_new = object.__new__
+_set = object.__setattr__

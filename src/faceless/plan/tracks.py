@@ -39,20 +39,36 @@ def track_stats(plan: Plan) -> list[TrackStats]:
     track is a row of its own."""
     rows: dict[tuple[object, ...], TrackStats] = {}
     tb = plan.source.time_base
+    keep = Decision.KEEP
+    # One pass with plain comparisons: a long video's plan holds hundreds of thousands of
+    # regions, and the studio's track list is built from this on every edit.
     for f in plan.frames:
+        if not f.regions:
+            continue
         t = round(float(f.pts * tb), 3)
+        index = f.index
         for i, r in enumerate(f.regions):
-            key: tuple[object, ...] = ((str(r.kind), r.track_id) if r.track_id is not None
-                                       else (str(r.kind), None, f.index, i))
+            key: tuple[object, ...] = ((r.kind, r.track_id) if r.track_id is not None
+                                       else (r.kind, None, index, i))
             row = rows.get(key)
             if row is None:
-                row = rows[key] = TrackStats(str(r.kind), r.track_id, t, t, f.index, f.index)
-            row.first, row.last = min(row.first, t), max(row.last, t)
-            row.first_frame = min(row.first_frame, f.index)
-            row.last_frame = max(row.last_frame, f.index)
+                row = rows[key] = TrackStats(str(r.kind), r.track_id, t, t, index, index)
+            else:
+                if t < row.first:
+                    row.first = t
+                elif t > row.last:
+                    row.last = t
+                if index < row.first_frame:
+                    row.first_frame = index
+                elif index > row.last_frame:
+                    row.last_frame = index
             row.regions += 1
-            row.decisions.add(str(r.decision))
-            if r.decision is Decision.KEEP:
+            row.decisions.add(r.decision)
+            if r.decision is keep:
                 row.keep_reasons.add(r.reason)
-            row.origins[str(r.origin)] = row.origins.get(str(r.origin), 0) + 1
+            origins = row.origins
+            origins[r.origin] = origins.get(r.origin, 0) + 1
+    for row in rows.values():
+        # Members were counted as themselves (str enums: equal to their names) for speed.
+        row.decisions = {str(d) for d in row.decisions}
     return sorted(rows.values(), key=lambda r: (r.first, r.kind, r.track or 0))

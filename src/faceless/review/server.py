@@ -8,16 +8,19 @@ cross-site requests). Only the page's own files and the case's frames are served
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import secrets
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
@@ -108,9 +111,25 @@ def _error(err: Exception) -> JSONResponse:
     return JSONResponse({"error": str(err)}, status)
 
 
-def create_app(session: ReviewSession, token: str, hosts: Iterable[str]) -> ASGIApp:
-    """The studio app for `session`, answering only requests for `hosts` with `token`."""
+def create_app(sessions: ReviewSession | Sequence[ReviewSession], token: str,
+               hosts: Iterable[str]) -> ASGIApp:
+    """The studio app for one case or a folder's cases (`?item=N` picks one; 0 by default),
+    answering only requests for `hosts` with `token`."""
+    items = [sessions] if isinstance(sessions, ReviewSession) else list(sessions)
+    if not items:
+        raise ValueError("a studio needs at least one case")
     jpegs = JpegCache()
+    # Thumbnails apart from frames, so a long track list does not push the frames out.
+    thumbs = JpegCache(size=1024)
+
+    def pick(request: Request) -> ReviewSession:
+        try:
+            n = int(request.query_params.get("item", "0"))
+        except ValueError:
+            n = -1
+        if not 0 <= n < len(items):
+            raise LookupError(f"no item {request.query_params.get('item')!r} in this studio")
+        return items[n]
 
     def static_file(name: str) -> bytes:
         return (resources.files("faceless.review") / "static" / name).read_bytes()
@@ -125,12 +144,66 @@ def create_app(session: ReviewSession, token: str, hosts: Iterable[str]) -> ASGI
         return Response(static_file(name), media_type=STATIC[name])
 
     async def summary(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(session.summary))
+        session = pick(request)
+        data = await run_in_threadpool(session.summary)
+        data["items"] = len(items)
+        return JSONResponse(data)
 
     async def warnings(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(session.warnings))
+        return JSONResponse(await run_in_threadpool(pick(request).warnings))
+
+    async def suspects(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(pick(request).suspect_list))
+
+    async def suspect(request: Request) -> Response:
+        payload = await body(request)
+        session = pick(request)
+        try:
+            entry = await run_in_threadpool(session.suspect_edit, request.path_params["id"],
+                                            request.path_params["action"],
+                                            str(payload.get("reason", "")))
+        except KeyError as err:
+            return JSONResponse({"error": str(err.args[0])}, 404)
+        except (FacelessError, TypeError, ValueError) as err:
+            return _error(err)
+        return JSONResponse({"edit": entry, "version": session.version})
+
+    async def listing(request: Request) -> Response:
+        return JSONResponse([await run_in_threadpool(s.item) for s in items])
+
+    async def thumb(request: Request) -> Response:
+        session = pick(request)
+        key = ("thumb", items.index(session), session.version)
+        data = jpegs.get(key)
+        if data is None:
+            try:
+                data = await run_in_threadpool(session.thumbnail)
+            except FacelessError as err:
+                return _error(err)
+            jpegs.put(key, data)
+        return Response(data, media_type="image/jpeg")
+
+    async def track_thumb(request: Request) -> Response:
+        # Kept in memory only: these show faces, and must not land in any file (the page
+        # gets them with no-store, so the browser keeps no copy on disk either).
+        session = pick(request)
+        track = request.path_params["track"]
+        try:
+            where = await run_in_threadpool(session.thumb_region, track)
+        except KeyError:
+            return JSONResponse({"error": f"no track {track} in the plan"}, 404)
+        key = (items.index(session), where)
+        data = thumbs.get(key)
+        if data is None:
+            try:
+                data = await run_in_threadpool(session.track_thumbnail, *where)
+            except FacelessError as err:
+                return _error(err)
+            thumbs.put(key, data)
+        return Response(data, media_type="image/jpeg")
 
     async def regions(request: Request) -> Response:
+        session = pick(request)
         index = request.path_params["index"]
         try:
             with session.lock:
@@ -142,24 +215,52 @@ def create_app(session: ReviewSession, token: str, hosts: Iterable[str]) -> ASGI
                               "decision": str(r.decision), "track": r.track_id,
                               "reason": r.reason} for r in found])
 
+    pending: dict[tuple[object, ...], asyncio.Future[bytes]] = {}
+
+    async def picture(session: ReviewSession, index: int, view: str) -> bytes:
+        """The frame's JPEG, from the cache, or made once however many ask for it at once."""
+        # A preview depends on the edits so far; the source never changes.
+        key = (items.index(session), index, view, session.version if view == "preview" else 0)
+        data = jpegs.get(key)
+        if data is not None:
+            return data
+        if key in pending:
+            return await asyncio.shield(pending[key])
+        made: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        pending[key] = made
+        try:
+            image = await run_in_threadpool(session.image, index, view)
+            data = await run_in_threadpool(jpeg, image)
+            jpegs.put(key, data)
+            made.set_result(data)
+            return data
+        except BaseException as err:
+            made.set_exception(err)
+            made.exception()  # retrieved: a prefetch nobody waited for is no error
+            raise
+        finally:
+            del pending[key]
+
+    async def prefetch(session: ReviewSession, index: int, view: str) -> None:
+        # The next frame, made while the page shows this one: a step forward is then ready.
+        with contextlib.suppress(Exception):
+            await picture(session, index, view)
+
     async def frame(request: Request) -> Response:
+        session = pick(request)
         index = request.path_params["index"]
         view = request.query_params.get("view", "source")
         if view not in ("source", "preview"):
             return JSONResponse({"error": "view is source or preview"}, 400)
-        # A preview depends on the edits so far; the source never changes.
-        key = (index, view, session.version if view == "preview" else 0)
-        data = jpegs.get(key)
-        if data is None:
-            try:
-                image = await run_in_threadpool(session.image, index, view)
-            except KeyError:
-                return JSONResponse({"error": f"no frame {index} in the plan"}, 404)
-            except FacelessError as err:
-                return _error(err)
-            data = await run_in_threadpool(jpeg, image)
-            jpegs.put(key, data)
-        return Response(data, media_type="image/jpeg")
+        try:
+            data = await picture(session, index, view)
+        except KeyError:
+            return JSONResponse({"error": f"no frame {index} in the plan"}, 404)
+        except FacelessError as err:
+            return _error(err)
+        ahead = index + 1 if session.has_frame(index + 1) else None
+        return Response(data, media_type="image/jpeg", background=None if ahead is None
+                        else BackgroundTask(prefetch, session, ahead, view))
 
     async def body(request: Request) -> dict[str, Any]:
         try:
@@ -172,6 +273,10 @@ def create_app(session: ReviewSession, token: str, hosts: Iterable[str]) -> ASGI
         track = request.path_params.get("track")
         action = request.path_params.get("action", "add")
         payload = await body(request)
+        session = pick(request)
+        if "n" in request.path_params:  # one region of one frame, tracked or not
+            payload.update(frame=request.path_params["index"], region=request.path_params["n"])
+            action = f"{action}-region"
         try:
             entry = await run_in_threadpool(session.edit, action, track, payload)
         except (FacelessError, KeyError, TypeError, ValueError) as err:
@@ -179,15 +284,35 @@ def create_app(session: ReviewSession, token: str, hosts: Iterable[str]) -> ASGI
         return JSONResponse({"edit": entry, "version": session.version})
 
     async def save(request: Request) -> Response:
+        session = pick(request)
         try:
             return JSONResponse(await run_in_threadpool(session.save))
         except FacelessError as err:
             return _error(err)
 
-    async def render(request: Request) -> Response:
-        overwrite = bool((await body(request)).get("overwrite", False))
+    async def audio(request: Request) -> Response:
+        payload = await body(request)
+        session = pick(request)
+        if "id" in request.path_params:
+            payload, action = {"id": request.path_params["id"]}, "unmute"
+        else:
+            action = str(payload.get("action", "mute"))
+            if action not in ("mute", "bleep"):
+                return JSONResponse({"error": "action is mute or bleep"}, 400)
         try:
-            result = await run_in_threadpool(session.render, overwrite)
+            entry = await run_in_threadpool(session.edit, action, None, payload)
+        except (FacelessError, KeyError, TypeError, ValueError) as err:
+            return _error(err)
+        return JSONResponse({"edit": entry, "version": session.version})
+
+    async def render(request: Request) -> Response:
+        payload = await body(request)
+        overwrite = bool(payload.get("overwrite", False))
+        keep = payload.get("keep_audio")
+        session = pick(request)
+        try:
+            result = await run_in_threadpool(session.render, overwrite,
+                                             None if keep is None else bool(keep))
         except FacelessError as err:
             return _error(err)
         return JSONResponse({"output": result.dst.name, "frames": result.frames,
@@ -197,15 +322,28 @@ def create_app(session: ReviewSession, token: str, hosts: Iterable[str]) -> ASGI
         Route("/", index),
         Route("/static/{name}", static),
         Route("/api/plan", summary),
+        Route("/api/items", listing),
+        Route("/api/thumb.jpg", thumb),
+        Route("/api/frames/{index:int}/regions/{n:int}/{action}", edit, methods=["POST"]),
         Route("/api/warnings", warnings),
+        Route("/api/suspects", suspects),
+        Route("/api/suspects/{id:int}/{action}", suspect, methods=["POST"]),
         Route("/api/frames/{index:int}/regions", regions),
         Route("/api/frames/{index:int}.jpg", frame),
         Route("/api/tracks", edit, methods=["POST"]),
+        Route("/api/tracks/{track:int}/thumb.jpg", track_thumb),
         Route("/api/tracks/{track:int}/{action}", edit, methods=["POST"]),
+        Route("/api/audio", audio, methods=["POST"]),
+        Route("/api/candidates/{action}", edit, methods=["POST"]),
+        Route("/api/audio/{id:int}/delete", audio, methods=["POST"]),
         Route("/api/save", save, methods=["POST"]),
         Route("/api/render", render, methods=["POST"]),
     ]
-    return Guard(Starlette(routes=routes), token, hosts)
+    async def unknown_item(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": str(exc)}, 404)
+
+    return Guard(Starlette(routes=routes, exception_handlers={LookupError: unknown_item}),
+                 token, hosts)
 
 
 def bind(port: int = 0) -> socket.socket:
@@ -220,7 +358,7 @@ def bind(port: int = 0) -> socket.socket:
 class Studio:
     """The uvicorn server of one session, on its own socket, with its own token."""
 
-    def __init__(self, session: ReviewSession, port: int = 0) -> None:
+    def __init__(self, session: ReviewSession | Sequence[ReviewSession], port: int = 0) -> None:
         self.session = session
         self.sock = bind(port)
         self.port = int(self.sock.getsockname()[1])

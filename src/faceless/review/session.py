@@ -3,30 +3,56 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from faceless.anonymize.redactor import Redactor
 from faceless.api import Result, render_plan
 from faceless.audit import AuditLog
 from faceless.core.digest import sha256_file
 from faceless.core.errors import FacelessError
-from faceless.core.types import Kind
+from faceless.core.types import Box, Decision, Kind, Origin
 from faceless.media.files import default_output
+from faceless.media.video import AudioMode, probe_video
 from faceless.options import Options, plan_specs
 from faceless.plan import edits
+from faceless.plan.candidates import candidate_warnings, promote
 from faceless.plan.model import Plan
 from faceless.plan.tracks import track_stats
+from faceless.review import suspects as todo
 from faceless.review.frames import FrameSource
+from faceless.review.thumbs import best_regions, crop
 
 
 class ReviewError(FacelessError, ValueError):
     """The case cannot be reviewed as asked (wrong media, already open, bad edit)."""
+
+
+def _peek_source(plan_path: Path) -> Path | None:
+    """The media a plan file names, read from its first bytes without parsing the rest (a
+    guess to start hashing early: the parsed plan has the last word), or None."""
+    try:
+        with open(plan_path, encoding="utf-8") as f:
+            head = f.read(1 << 16)
+        at = head.index('"source":') + len('"source":')
+        info, _ = json.JSONDecoder().raw_decode(head, at)
+        recorded = Path(str(info["path"]))
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None
+    for candidate in (recorded, plan_path.parent / recorded, plan_path.parent / recorded.name):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def find_source(plan: Plan, plan_path: Path, source: Path | None = None) -> Path:
@@ -95,11 +121,17 @@ class ReviewSession:
 
     def __init__(self, plan_path: Path, *, source: Path | None = None, actor: str = "",
                  reasons: Sequence[str] = edits.DEFAULT_REASONS,
-                 audit: AuditLog | None = None) -> None:
+                 audit: AuditLog | None = None, suspects: Path | None = None) -> None:
         self.plan_path = Path(plan_path)
-        self.plan = Plan.load(self.plan_path)  # PlanError names an unknown version
-        self.source = find_source(self.plan, self.plan_path, source)
-        digest = sha256_file(self.source)
+        # Hash the media while the plan is parsed (hashlib lets the other core work): both
+        # take long on a long video, and the studio opens only once both are done.
+        early = source if source is not None else _peek_source(self.plan_path)
+        with ThreadPoolExecutor(1) as pool:
+            hashing = pool.submit(sha256_file, early) if early is not None else None
+            self.plan = Plan.load(self.plan_path)  # PlanError names an unknown version
+            self.source = find_source(self.plan, self.plan_path, source)
+            digest = (hashing.result() if hashing is not None and early == self.source
+                      else sha256_file(self.source))
         if digest != self.plan.source.sha256:
             raise ReviewError(f"{self.source}: this file is not the one the plan was made for "
                               f"(sha256 {digest[:12]}…, plan expects "
@@ -111,16 +143,29 @@ class ReviewSession:
                               f"{self.plan.source.width}x{self.plan.source.height} frame or with "
                               f"no area ({[round(v, 2) for v in region.box]}; {len(bad)} such "
                               "region(s) in all); fix or remove it in the plan")
+        # Read before the media is opened: a suspects file of another video is refused early.
+        self.suspects = [] if suspects is None else todo.load(Path(suspects), self.plan)
         self.actor = actor or (audit.actor if audit is not None else "") or _os_user()
         self.reasons = list(reasons)
         self.audit = audit
-        self.frames = FrameSource(self.source, self.plan.source.media)
+        self.frames = FrameSource(self.source, self.plan.source.media,
+                                  pts=[f.pts for f in self.plan.frames])
         self.version = 0  # bumped by every edit, so the page refetches previews
+        self._track_cache: tuple[int, list[dict[str, Any]], int] | None = None
+        self._warning_cache: tuple[int, list[dict[str, Any]]] | None = None
+        self._best_cache: tuple[int, dict[int, tuple[int, Box]]] | None = None
+        # Thumbnails decode with a reader of their own: their far jumps must not undo the
+        # viewer's place in the video, from which the next step decodes on.
+        self._thumb_frames: FrameSource | None = None
         self.saved_version = 0
         self.lock = threading.RLock()
         self._plan_lock = PlanLock(self.plan_path)
         self._index = {f.index: i for i, f in enumerate(self.plan.frames)}
         self.redactor = Redactor(plan_specs(self.plan.settings))  # as render_plan does
+        self.has_audio = (self.plan.source.media == "video"
+                          and probe_video(self.source).has_audio)
+        # The release keeps its audio as the plan's run did, unless the page says otherwise.
+        self.keep_audio = self.has_audio and self.plan.settings.get("audio") == "keep"
 
     # lifetime -----------------------------------------------------------------------------
     def open(self) -> ReviewSession:
@@ -129,6 +174,8 @@ class ReviewSession:
 
     def close(self) -> None:
         self.frames.close()
+        if self._thumb_frames is not None:
+            self._thumb_frames.close()
         self._plan_lock.release()
 
     def __enter__(self) -> ReviewSession:
@@ -138,6 +185,9 @@ class ReviewSession:
         self.close()
 
     # reading ------------------------------------------------------------------------------
+    def has_frame(self, index: int) -> bool:
+        return index in self._index
+
     def frame_plan_regions(self, index: int) -> list[Any]:
         i = self._index.get(index)
         if i is None:
@@ -151,31 +201,96 @@ class ReviewSession:
         image = self.frames.frame(index)
         return self.redactor.hide(image, regions) if view == "preview" else image
 
+    def _tracks(self) -> tuple[list[dict[str, Any]], int]:
+        """The track list and the count of regions without a track, kept per version."""
+        if self._track_cache is not None and self._track_cache[0] == self.version:
+            return self._track_cache[1], self._track_cache[2]
+        stats = track_stats(self.plan)
+        loose = sum(t.regions for t in stats if t.track is None)
+        entries = {t.get("id"): t for t in self.plan.tracks}
+        out = []
+        for t in sorted((t for t in stats if t.track is not None), key=lambda t: t.track or 0):
+            entry = entries.get(t.track) or {}
+            out.append({"id": t.track, "kind": t.kind, "first": t.first_frame,
+                        "last": t.last_frame, "frames": t.regions, **t.origins,
+                        "decision": t.decision, "reasons": sorted(t.keep_reasons),
+                        "review": entry.get("review", edits.UNREVIEWED),
+                        "keys": [int(k["frame"]) for k in entry.get("keyframes") or []]})
+        self._track_cache = (self.version, out, loose)
+        return out, loose
+
     def summary(self) -> dict[str, Any]:
-        """What the page needs to list frames and tracks."""
+        """What the page needs to list frames and tracks. Frames go as their timestamps
+        alone (the page works out times; indices only where they are not 0, 1, 2, ...): a
+        long video has tens of thousands."""
         with self.lock:
             tb = self.plan.source.time_base
-            frames = [[f.index, f.pts, round(float(f.pts * tb), 6)] for f in self.plan.frames]
-            stats = track_stats(self.plan)
-            loose = sum(t.regions for t in stats if t.track is None)
-            out = []
-            for t in sorted((t for t in stats if t.track is not None),
-                            key=lambda t: t.track or 0):
-                assert t.track is not None
-                entry = edits.track_entry(self.plan, t.track) or {}
-                out.append({"id": t.track, "kind": t.kind, "first": t.first_frame,
-                            "last": t.last_frame, "frames": t.regions, **t.origins,
-                            "decision": t.decision, "reasons": sorted(t.keep_reasons),
-                            "review": entry.get("review", edits.UNREVIEWED)})
+            pts = [f.pts for f in self.plan.frames]
+            indices = [f.index for f in self.plan.frames]
+            out, loose = self._tracks()
             dst = self.output_path()
             return {"source": {"name": self.source.name, "media": self.plan.source.media,
                                "width": self.plan.source.width,
                                "height": self.plan.source.height},
-                    "plan": self.plan_path.name, "frames": frames, "tracks": out,
+                    "plan": self.plan_path.name,
+                    "frames": {"pts": pts, "time_base": [tb.numerator, tb.denominator],
+                               "index": None if indices == list(range(len(indices)))
+                               else indices},
+                    "tracks": out,
                     "untracked_regions": loose, "reasons": self.reasons, "actor": self.actor,
                     "edits": len(self.plan.history), "version": self.version,
                     "unsaved": self.version != self.saved_version,
-                    "output": dst.name, "output_exists": dst.exists()}
+                    "output": dst.name, "output_exists": dst.exists(),
+                    "audio": self.plan.audio, "has_audio": self.has_audio,
+                    "keep_audio": self.keep_audio, "suspects": len(self.suspects)}
+
+    def item(self) -> dict[str, Any]:
+        """This case as one tile of a folder's grid: its name and what its plan hides."""
+        with self.lock:
+            regions = [r for f in self.plan.frames for r in f.regions]
+            return {"name": self.source.name, "media": self.plan.source.media,
+                    "plan": self.plan_path.name, "frames": len(self.plan.frames),
+                    "regions": len(regions),
+                    "kept": sum(r.decision is Decision.KEEP for r in regions),
+                    "manual": sum(r.origin is Origin.MANUAL for r in regions),
+                    "edits": len(self.plan.history),
+                    "unsaved": self.version != self.saved_version,
+                    "rendered": self.output_path().exists()}
+
+    def thumbnail(self, width: int = 240) -> bytes:
+        """The first frame, small, with its regions outlined (kept ones in green)."""
+        first = self.plan.frames[0].index if self.plan.frames else 0
+        image = Image.fromarray(self.frames.frame(first))
+        k = width / image.width
+        image = image.resize((width, max(1, round(image.height * k))), Image.Resampling.BILINEAR)
+        draw = ImageDraw.Draw(image)
+        with self.lock:
+            regions = self.frame_plan_regions(first) if self.plan.frames else []
+        for r in regions:
+            colour = "#19a974" if r.decision is Decision.KEEP else "#ff8c1a"
+            draw.rectangle([v * k for v in r.box], outline=colour, width=2)
+        buf = io.BytesIO()
+        image.save(buf, format="JPEG", quality=80)
+        return buf.getvalue()
+
+    def thumb_region(self, track: int) -> tuple[int, Box]:
+        """The (frame index, box) a track's thumbnail shows (see thumbs.best_regions);
+        KeyError for a track not in the plan."""
+        with self.lock:
+            if self._best_cache is None or self._best_cache[0] != self.version:
+                self._best_cache = (self.version, best_regions(self.plan))
+            return self._best_cache[1][track]
+
+    def track_thumbnail(self, index: int, box: Box) -> bytes:
+        """A small JPEG of the source around `box` in frame `index`: the face itself, for the
+        reviewer's eyes only. Made in memory and never written to disk."""
+        with self.lock:
+            if self._thumb_frames is None:
+                self._thumb_frames = FrameSource(self.source, self.plan.source.media,
+                                                 cache_size=2,
+                                                 pts=[f.pts for f in self.plan.frames])
+            frames = self._thumb_frames
+        return crop(frames.frame(index), box)
 
     # editing ------------------------------------------------------------------------------
     def edit(self, action: str, track: int | None, body: dict[str, Any]) -> dict[str, Any]:
@@ -192,6 +307,26 @@ class ReviewSession:
                 entry = edits.add_manual(self.plan, keys, first, last,  # type: ignore[arg-type]
                                          self.actor, kind=_kind(kind),
                                          reason=str(body.get("reason", "")))
+            elif action in ("mute", "bleep"):
+                entry = edits.add_audio(self.plan, float(body["start"]), float(body["end"]),
+                                        action, self.actor, reason=str(body.get("reason", "")))
+            elif action in ("exempt-region", "redact-region"):
+                keep = action == "exempt-region"
+                reason = str(body.get("reason", ""))
+                if keep and reason not in self.reasons:
+                    raise ReviewError(f"exempt: {reason!r} is not one of the case's reason "
+                                      f"codes ({', '.join(self.reasons)})")
+                entry = edits.decide_region(self.plan, int(body["frame"]), int(body["region"]),
+                                            Decision.KEEP if keep else Decision.REDACT,
+                                            reason, self.actor)
+            elif action == "reshape-region":
+                x1, y1, x2, y2 = (float(v) for v in body["box"])
+                entry = edits.reshape_region(self.plan, int(body["frame"]), int(body["region"]),
+                                             (x1, y1, x2, y2), self.actor)
+            elif action == "promote":
+                entry = promote(self.plan, int(body["frame"]), self.actor)
+            elif action == "unmute":
+                entry = edits.remove_audio(self.plan, int(body["id"]), self.actor)
             elif track is None:
                 raise ReviewError(f"{action}: which track?")
             elif action == "exempt":
@@ -212,6 +347,19 @@ class ReviewSession:
                 x1, y1, x2, y2 = (float(v) for v in body["box"])  # ValueError if not 4
                 entry = edits.set_keyframe(self.plan, track, int(body["frame"]),
                                            (x1, y1, x2, y2), self.actor)
+            elif action == "reshape":
+                x1, y1, x2, y2 = (float(v) for v in body["box"])
+                index = int(body["frame"])
+                lo, hi = _opt_int(body.get("first")), _opt_int(body.get("last"))
+                manual = all(r.origin is Origin.MANUAL for f in self.plan.frames
+                             for r in f.regions if r.track_id == track)
+                if manual and lo in (None, index) and hi in (None, index):
+                    # A drawn track: this frame becomes a keyframe, the rest re-interpolated.
+                    entry = edits.set_keyframe(self.plan, track, index, (x1, y1, x2, y2),
+                                               self.actor)
+                else:
+                    entry = edits.reshape_track(self.plan, track, index, (x1, y1, x2, y2),
+                                                self.actor, lo, hi)
             elif action == "split":
                 entry = edits.split_track(self.plan, track, int(body["frame"]), self.actor)
             elif action == "merge":
@@ -221,10 +369,47 @@ class ReviewSession:
             self.version += 1
             return entry
 
-    def warnings(self) -> list[dict[str, Any]]:
-        """Coverage warnings of the plan as it is now (see edits.coverage_warnings)."""
+    def suspect_list(self) -> list[dict[str, Any]]:
+        """The leak check's suspects as to-do items, in frame order."""
         with self.lock:
-            return edits.coverage_warnings(self.plan)
+            return [s.to_dict() for s in self.suspects]
+
+    def suspect_edit(self, sid: int, action: str, reason: str = "") -> dict[str, Any]:
+        """Hide suspect `sid` as a manual region over its frames, or dismiss it with a
+        reason; either way the plan's history records it. KeyError for an unknown id."""
+        with self.lock:
+            item = next((s for s in self.suspects if s.id == sid), None)
+            if item is None:
+                raise KeyError(f"no suspect {sid}")
+            if item.state != todo.OPEN:
+                raise ReviewError(f"suspect {sid} was already {item.state}")
+            if action == "hide":
+                why = todo.SUSPECT_REASON + (f": {reason.strip()}" if reason.strip() else "")
+                entry = edits.add_manual(self.plan, item.boxes, item.first, item.last,
+                                         self.actor, kind=_kind(item.kind), reason=why)
+                item.state = todo.HIDDEN
+            elif action == "dismiss":
+                if not reason.strip():
+                    raise ReviewError("dismiss: say why this suspect needs no hiding")
+                entry = edits.dismiss(self.plan, item.first, item.last, item.kind,
+                                      f"{todo.SUSPECT_REASON}: {reason.strip()}", self.actor)
+                item.state = todo.DISMISSED
+            else:
+                raise ReviewError(f"unknown suspect action {action!r}")
+            self.version += 1
+            return entry
+
+    def warnings(self) -> list[dict[str, Any]]:
+        """Coverage warnings of the plan as it is now (see edits.coverage_warnings), and the
+        low-score candidates nothing hides (see plan/candidates.py), in frame order."""
+        with self.lock:
+            if self._warning_cache is not None and self._warning_cache[0] == self.version:
+                return self._warning_cache[1]
+            found = edits.coverage_warnings(self.plan) + candidate_warnings(self.plan)
+            found.sort(key=lambda w: (w["first"], w["type"], w["track"] if
+                                      w["track"] is not None else -1))
+            self._warning_cache = (self.version, found)
+            return found
 
     def save(self) -> dict[str, Any]:
         """Write the plan (keeping the machine's original once) and record it in the audit."""
@@ -241,14 +426,20 @@ class ReviewSession:
     def output_path(self) -> Path:
         return default_output(self.source)
 
-    def render(self, overwrite: bool = False) -> Result:
-        """Save, then render the saved plan to NAME.faceless.EXT beside the source."""
+    def render(self, overwrite: bool = False, keep_audio: bool | None = None) -> Result:
+        """Save, then render the saved plan to NAME.faceless.EXT beside the source, with its
+        audio (muted where the plan says) when `keep_audio` (default: as the plan's run)."""
         with self.lock:
+            if keep_audio is not None:
+                self.keep_audio = bool(keep_audio) and self.has_audio
             if self.version != self.saved_version:
                 self.save()
             plan = Plan.load(self.plan_path)  # exactly what was saved, not the live object
         dst = self.output_path()
-        result = render_plan(plan, dst, source=self.source, options=Options(overwrite=overwrite))
+        base = Options(overwrite=overwrite)
+        audio = AudioMode.KEEP if self.keep_audio else AudioMode.DROP
+        options = replace(base, video=replace(base.video, audio=audio))
+        result = render_plan(plan, dst, source=self.source, options=options)
         if self.audit is not None:
             self.audit.append("render", inputs=[self.source], plans=[self.plan_path],
                               outputs=[dst], settings=plan.settings, models=plan.models,

@@ -28,6 +28,7 @@ from faceless.media.video.read import (
     iter_frames,
     open_input,
     probe_video,
+    rgb_of,
 )
 from faceless.media.video.write import AudioMode, VideoOptions, VideoWriter
 
@@ -43,4 +44,5 @@ __all__ = [
     "iter_frames",
     "open_input",
     "probe_video",
+    "rgb_of",
 ]

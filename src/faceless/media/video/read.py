@@ -15,6 +15,7 @@ import numpy as np
 
 from faceless.core.errors import MediaReadError, UnsupportedFormatError
 from faceless.core.types import FrameRef
+from faceless.media.files import not_regular
 from faceless.media.video.colour import _split
 
 if TYPE_CHECKING:
@@ -106,7 +107,8 @@ def _orientation(frame: av.VideoFrame) -> _Orientation:
     elif b == 0 and c == 0 and abs(a) == 1 and abs(d) == 1:
         orient = _Orientation(flip_rows=d < 0, flip_cols=a < 0)
     else:
-        log.warning("ignoring a display matrix that is not a multiple of 90 degrees: %s", m)
+        log.warning("ignoring a display matrix that is not a multiple of 90 degrees: %s",
+                    [int(v) for v in m])  # one line, whatever numpy's print width
         return _UPRIGHT
     # frame.rotation is FFmpeg's counter-clockwise angle; players turn the picture clockwise by
     # its negation (ffmpeg's autorotate does the same).
@@ -186,6 +188,9 @@ def _not_a_video(path: Path, what: str | None) -> UnsupportedFormatError:
 def open_input(path: Path) -> av.container.InputContainer:
     """Open a local media file for reading; refuse anything that is not a media container."""
     path = Path(path)
+    special = not_regular(path)  # a FIFO would block FFmpeg, a device never end
+    if special is not None:
+        raise special
     if not path.exists():
         raise MediaReadError(
             f"Cannot read {path}: no such file. Check the path (and that the drive is mounted)."
@@ -306,6 +311,21 @@ def _planes(frame: av.VideoFrame, orient: _Orientation) -> Yuv:
     y, u, v = _split(frame.to_ndarray(), frame.height, frame.width)
     return Yuv(orient.apply(y), orient.apply(u), orient.apply(v), int(frame.colorspace),
                int(frame.color_range), int(frame.color_primaries), int(frame.color_trc))
+
+
+def rgb_of(planes: Yuv) -> np.ndarray:
+    """The RGB picture of decoded planes: the very bytes iter_frames gave with them (the same
+    conversion, from the same planes and colour coding), so a frame may be kept as its planes
+    alone (a third of the memory) and turned back when it is needed."""
+    h, w = planes.y.shape
+    packed = np.empty((h * 3 // 2, w), np.uint8)
+    y, u, v = _split(packed, h, w)
+    y[:], u[:], v[:] = planes.y, planes.u, planes.v
+    frame = av.VideoFrame.from_ndarray(packed, format="yuv420p")
+    frame.colorspace = planes.colorspace
+    frame.color_range = planes.color_range
+    return np.ascontiguousarray(frame.to_ndarray(format="rgb24",
+                                                 src_color_range=frame.color_range))
 
 
 def iter_frames(path: Path, yuv: bool = False) -> Iterator[VideoFrame]:

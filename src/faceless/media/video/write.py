@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from fractions import Fraction
@@ -19,7 +20,7 @@ import numpy as np
 from faceless.core.errors import ConfigError, MediaReadError, MediaWriteError
 from faceless.core.types import FrameRef
 from faceless.media.files import shown
-from faceless.media.video.audio import _AudioPump
+from faceless.media.video.audio import AudioCut, _AudioPump
 from faceless.media.video.codec import (
     _CRF_CODECS,
     _MOV_LIKE,
@@ -58,6 +59,9 @@ class VideoOptions:
     bframes: int | None = 0
     audio: AudioMode = AudioMode.DROP
     keep_metadata: bool = False
+    # Fail a video that decodes fewer frames than its container declares (damaged part-way)
+    # instead of finishing a shorter release with a warning.
+    strict: bool = False
 
     def __post_init__(self) -> None:
         # type(...) is int: a bool or a float would reach x264 as some other number.
@@ -84,6 +88,17 @@ def _tag_is_private(key: str) -> bool:
     return any(word in low for word in _PRIVATE_TAG_WORDS)
 
 
+def _write_reason(exc: BaseException) -> str:
+    """Why a write failed, with what to do where the disk or the folder is at fault."""
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return (f"{_reason(exc)}: the disk is full (or the file would exceed the size this "
+                "system allows); free some space and run again")
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{_reason(exc)}: check that the output folder is writable and run again"
+    return _reason(exc)
+
+
 class VideoWriter:
     """Encodes upright RGB frames to a video file, keeping each frame's exact timestamp.
 
@@ -100,12 +115,14 @@ class VideoWriter:
         info: VideoInfo,
         options: VideoOptions = VideoOptions(),
         audio_source: Path | None = None,
+        audio_cuts: Sequence[AudioCut] = (),
     ) -> None:
         self.path = Path(path)
         self.shown = shown(self.path)  # the name messages use (never atomic_output's temporary)
         self.info = info
         self.options = options
         self._audio_source = Path(audio_source) if audio_source is not None else None
+        self._audio_cuts = tuple(audio_cuts)  # ranges a review silenced (kept audio only)
         self._audio: _AudioPump | None = None
         self._frames = 0
         self._last_pts: int | None = None
@@ -185,7 +202,8 @@ class VideoWriter:
             if self._audio_source is None:
                 log.warning("audio KEEP without an audio source; %s gets no audio", self.shown)
             else:
-                self._audio = _AudioPump(self._audio_source, self._container, self.shown)
+                self._audio = _AudioPump(self._audio_source, self._container, self.shown,
+                                         self._audio_cuts)
 
     def _copy_tags(self) -> None:
         try:
@@ -294,7 +312,7 @@ class VideoWriter:
                 self._audio.advance(float(pts * self._time_base))
         except av.error.FFmpegError as exc:
             raise MediaWriteError(
-                f"Cannot write {self.shown} at frame {ref.index}: {_reason(exc)}."
+                f"Cannot write {self.shown} at frame {ref.index}: {_write_reason(exc)}."
             ) from exc
 
     def close(self) -> None:
@@ -304,13 +322,20 @@ class VideoWriter:
         try:
             if self._frames == 0:
                 raise MediaWriteError(f"Cannot write {self.shown}: no frames were written.")
+            declared = self.info.frame_count
+            if self.options.strict and declared and self._frames < declared:
+                raise MediaReadError(
+                    f"{self.info.path}: decoded {self._frames} of the {declared} frames the "
+                    "container declares: the file is damaged or cut off part-way, and strict "
+                    "mode fails such items. Re-copy the file, or run without --strict to "
+                    "release the frames that decode.")
             self._container.mux(self._stream.encode(None))
             if self._audio is not None:
                 self._audio.advance(None)
             self._container.close()
         except av.error.FFmpegError as exc:
             self.abort()
-            raise MediaWriteError(f"Cannot finish {self.shown}: {_reason(exc)}.") from exc
+            raise MediaWriteError(f"Cannot finish {self.shown}: {_write_reason(exc)}.") from exc
         except BaseException:
             self.abort()
             raise

@@ -1,0 +1,117 @@
+"""Faces on the source over time: a faint find counts where links from frame to frame tie it
+to a confident find of the same face a few frames away.
+
+A face the search scores low in one frame (turned, blurred by motion, small, half hidden) is
+usually scored high a few frames before or after. Alone, faint finds are mostly texture and
+body parts, which come and go; tied by overlapping boxes through consecutive frames to a
+confident find they are the face itself. Findings are decided REACH scanned frames late, once
+the frames after them are known; the window holds 2 * REACH + 1 frames.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from faceless.core.geometry import iou_matrix, scale_box
+from faceless.core.types import Box, Kind, Region
+
+REACH = 4  # scanned frames, each way, over which a faint find may be tied to a confident one
+LINK = 0.2  # IoU of two detector boxes in consecutive scanned frames that ties them
+WEAK = 0.1  # faint finds from this score up are considered
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Frame(Generic[T]):
+    item: T
+    regions: list[Region]
+    boxes: list[Box]  # detector boxes of the face regions (by position in `regions`)
+    faces: list[int]  # positions of the face regions in `regions`
+    nxt: list[list[int]] = field(default_factory=list)  # links into the next frame's faces
+    prv: list[list[int]] = field(default_factory=list)  # links into the previous frame's
+
+
+def _links(a: list[Box], b: list[Box], link: float) -> list[list[int]]:
+    if not a or not b:
+        return [[] for _ in a]
+    m = iou_matrix(a, b)
+    return [[j for j in range(len(b)) if m[i, j] >= link] for i in range(len(a))]
+
+
+class Linker(Generic[T]):
+    """Takes each scanned frame's source regions in order; gives back, REACH frames later,
+    the regions that count: non-face regions, faces from `strong` up, and faces from `weak`
+    up tied to one from `strong` up within REACH frames."""
+
+    def __init__(self, strong: float, weak: float = WEAK, reach: int = REACH,
+                 link: float = LINK, mask_scale: float = 1.0) -> None:
+        self.strong = strong
+        self.weak = min(weak, strong)
+        self.reach = reach
+        self.link = link
+        self.mask_scale = mask_scale
+        self.window: deque[_Frame[T]] = deque()
+        self.decided = 0  # frames of the window already given back
+
+    def push(self, item: T, regions: list[Region]) -> list[tuple[T, list[Region]]]:
+        """Add one frame; return the frames now decided (oldest first)."""
+        kept = [r for r in regions if r.kind is not Kind.FACE or r.score >= self.weak]
+        faces = [i for i, r in enumerate(kept) if r.kind is Kind.FACE]
+        boxes = [scale_box(kept[i].box, 1 / self.mask_scale) for i in faces]
+        fr: _Frame[T] = _Frame(item, kept, boxes, faces)
+        if self.window:
+            last = self.window[-1]
+            last.nxt = _links(last.boxes, boxes, self.link)
+            fr.prv = _links(boxes, last.boxes, self.link)
+        else:
+            fr.prv = [[] for _ in boxes]
+        fr.nxt = [[] for _ in boxes]
+        self.window.append(fr)
+        out = []
+        while len(self.window) - self.decided > self.reach:
+            out.append(self._decide(self.decided))
+        return out
+
+    def finish(self) -> list[tuple[T, list[Region]]]:
+        """Decide the frames still waiting for frames after them (at the end of a video)."""
+        out = []
+        while self.decided < len(self.window):
+            out.append(self._decide(self.decided))
+        return out
+
+    def _decide(self, t: int) -> tuple[T, list[Region]]:
+        fr = self.window[t]
+        accepted = {i for i in range(len(fr.faces)) if self._tied(t, i)}
+        regions = [r for k, r in enumerate(fr.regions)
+                   if r.kind is not Kind.FACE or fr.faces.index(k) in accepted]
+        self.decided += 1
+        # Frames more than `reach` before the next one to decide are no longer needed.
+        while self.decided > self.reach:
+            self.window.popleft()
+            self.decided -= 1
+        return fr.item, regions
+
+    def _tied(self, t: int, i: int) -> bool:
+        """Whether face i of window frame t is confident, or linked to a confident face."""
+        win = self.window
+        if win[t].regions[win[t].faces[i]].score >= self.strong:
+            return True
+        seen = {(t, i)}
+        front = [(t, i)]
+        while front:
+            step = []
+            for u, k in front:
+                near = [(u + 1, j) for j in win[u].nxt[k]] if u + 1 < len(win) else []
+                near += [(u - 1, j) for j in win[u].prv[k]] if u > 0 else []
+                for v in near:
+                    if v in seen or abs(v[0] - t) > self.reach:
+                        continue
+                    if win[v[0]].regions[win[v[0]].faces[v[1]]].score >= self.strong:
+                        return True
+                    seen.add(v)
+                    step.append(v)
+            front = step
+        return False
