@@ -27,22 +27,15 @@ import pytest
 from PIL import Image
 
 import faceless.cli.run as run_cmd
+from batchgen import entries as rows
+from batchgen import photo
 from faceless.api import anonymize_file
-from faceless.batch import Ledger, ledger_path
 from faceless.cli.main import main
 from faceless.core.digest import sha256_file
 from faceless.core.errors import MediaReadError
 from faceless.media import image as image_mod
 from faceless.options import Options
-from mediagen import portrait_scene
 from videogen import make_video
-
-
-def photo(path: Path, **kw) -> Path:
-    frame, _ = portrait_scene(**kw)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(frame).save(path)
-    return path
 
 
 def noisy_video(path: Path, frames: int = 24, size: tuple[int, int] = (320, 240)) -> Path:
@@ -57,10 +50,6 @@ def run(argv, capsys):
     out, err = capsys.readouterr()
     return code, out, err
 
-
-def rows(out: Path) -> dict:
-    with Ledger(ledger_path(out), create=False) as ledger:
-        return {e.input: e for e in ledger.entries()}
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -15,18 +15,13 @@ from PIL import Image
 
 import faceless.batch.ledger as ledger_mod
 import faceless.cli.run as run_cmd
+from batchgen import entries as rows
+from batchgen import photo
 from faceless.batch import Ledger, LedgerError, ledger_path
 from faceless.batch.ledger import decide
 from faceless.cli.main import main
 from faceless.core.digest import sha256_file
 from faceless.core.errors import MediaWriteError
-from mediagen import portrait_scene
-
-
-def photo(path, **kw):
-    frame, _ = portrait_scene(**kw)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(frame).save(path)
 
 
 def run(argv, capsys):
@@ -34,10 +29,6 @@ def run(argv, capsys):
     out, err = capsys.readouterr()
     return code, out, err
 
-
-def rows(out):
-    with Ledger(ledger_path(out), create=False) as ledger:
-        return {e.input: e for e in ledger.entries()}
 
 
 def mtimes(out):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from faceless.batch import Ledger, ledger_path
+from batchgen import entries, files, photo
 from faceless.batch.cluster import RayRunner
 from faceless.batch.pool import FileTask
 from faceless.cli.main import main
@@ -33,20 +33,8 @@ def cluster():
     ray.shutdown()
 
 
-def photo(path: Path, **kw) -> None:
-    frame, _ = portrait_scene(**kw)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(frame).save(path)
-
-
 def rows(out: Path) -> dict[str, tuple[str, str | None]]:
-    with Ledger(ledger_path(out), create=False) as ledger:
-        return {e.input: (e.status, e.output_sha256) for e in ledger.entries()}
-
-
-def files(out: Path) -> dict[str, str]:
-    return {p.relative_to(out).as_posix(): sha256_file(p) for p in sorted(out.rglob("*"))
-            if p.is_file() and ".faceless" not in p.relative_to(out).parts}
+    return {k: (e.status, e.output_sha256) for k, e in entries(out).items()}
 
 
 def test_a_ray_run_gives_the_outputs_and_ledger_of_a_local_run(cluster, tmp_path, capsys):

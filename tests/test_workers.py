@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from faceless.batch import Ledger, ledger_path
+from batchgen import entries, files, photo
 from faceless.batch.pool import WorkerPool, default_workers
 from faceless.cli.main import main
 from faceless.core.digest import sha256_file
@@ -23,20 +23,8 @@ from mediagen import portrait_scene
 from videogen import make_video
 
 
-def photo(path: Path, **kw) -> None:
-    frame, _ = portrait_scene(**kw)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(frame).save(path)
-
-
 def rows(out: Path) -> dict[str, tuple[str, str | None]]:
-    with Ledger(ledger_path(out), create=False) as ledger:
-        return {e.input: (e.status, e.output_sha256) for e in ledger.entries()}
-
-
-def files(out: Path) -> dict[str, str]:
-    return {p.relative_to(out).as_posix(): sha256_file(p) for p in sorted(out.rglob("*"))
-            if p.is_file() and ".faceless" not in p.relative_to(out).parts}
+    return {k: (e.status, e.output_sha256) for k, e in entries(out).items()}
 
 
 @pytest.fixture()
