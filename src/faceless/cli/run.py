@@ -283,22 +283,24 @@ def _in_process(analyzer: Analyzer, jobs: list[Job], batch: _Batch,
         batch.record(done)
 
 
+def _claimed(jobs: list[Job], batch: _Batch, running: list[FileTask]) -> Iterator[FileTask]:
+    """The jobs this run claims in the ledger, as tasks, each listed in `running` until done."""
+    for job in jobs:
+        task = batch.claim(job)
+        if task is not None:
+            running.append(task)
+            yield task
+
+
 def _in_workers(workers: int, jobs: list[Job], batch: _Batch,
                 running: list[FileTask]) -> None:
     """Files side by side in worker processes, with one bar for the whole batch."""
     batch.rep.batch(batch.todo)
     options = per_worker(batch.options, workers)
 
-    def tasks() -> Iterator[FileTask]:
-        for job in jobs:
-            task = batch.claim(job)
-            if task is not None:
-                running.append(task)
-                yield task
-
     threads = max(1, available_cores() // workers)
     with WorkerPool(partial(FileWorker, options), workers, threads=threads) as pool:
-        for fin in pool.run(tasks()):
+        for fin in pool.run(_claimed(jobs, batch, running)):
             running.remove(fin.task)
             if isinstance(fin.result, FileDone):
                 batch.record(fin.result)
@@ -311,15 +313,8 @@ def _on_ray(address: str, batch: _Batch, jobs: list[Job], running: list[FileTask
     """Files as tasks on a Ray cluster's actors, with one bar for the whole batch."""
     batch.rep.batch(batch.todo)
 
-    def tasks() -> Iterator[FileTask]:
-        for job in jobs:
-            task = batch.claim(job)
-            if task is not None:
-                running.append(task)
-                yield task
-
     with RayRunner(batch.options, address or None) as runner:
-        for done in runner.run(tasks()):
+        for done in runner.run(_claimed(jobs, batch, running)):
             running.remove(done.task)
             batch.record(done)
 

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 import socket
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -122,6 +122,18 @@ def create_app(sessions: ReviewSession | Sequence[ReviewSession], token: str,
     # Thumbnails apart from frames, so a long track list does not push the frames out.
     thumbs = JpegCache(size=1024)
 
+    async def cached(cache: JpegCache, key: tuple[object, ...], make: Callable[..., bytes],
+                     *args: object) -> Response:
+        """A JPEG from `cache`, made by `make(*args)` in a worker thread the first time."""
+        data = cache.get(key)
+        if data is None:
+            try:
+                data = await run_in_threadpool(make, *args)
+            except FacelessError as err:
+                return _error(err)
+            cache.put(key, data)
+        return Response(data, media_type="image/jpeg")
+
     def pick(request: Request) -> ReviewSession:
         try:
             n = int(request.query_params.get("item", "0"))
@@ -173,15 +185,8 @@ def create_app(sessions: ReviewSession | Sequence[ReviewSession], token: str,
 
     async def thumb(request: Request) -> Response:
         session = pick(request)
-        key = ("thumb", items.index(session), session.version)
-        data = jpegs.get(key)
-        if data is None:
-            try:
-                data = await run_in_threadpool(session.thumbnail)
-            except FacelessError as err:
-                return _error(err)
-            jpegs.put(key, data)
-        return Response(data, media_type="image/jpeg")
+        return await cached(jpegs, ("thumb", items.index(session), session.version),
+                            session.thumbnail)
 
     async def track_thumb(request: Request) -> Response:
         # Kept in memory only: these show faces, and must not land in any file (the page
@@ -192,15 +197,8 @@ def create_app(sessions: ReviewSession | Sequence[ReviewSession], token: str,
             where = await run_in_threadpool(session.thumb_region, track)
         except KeyError:
             return JSONResponse({"error": f"no track {track} in the plan"}, 404)
-        key = (items.index(session), where)
-        data = thumbs.get(key)
-        if data is None:
-            try:
-                data = await run_in_threadpool(session.track_thumbnail, *where)
-            except FacelessError as err:
-                return _error(err)
-            thumbs.put(key, data)
-        return Response(data, media_type="image/jpeg")
+        return await cached(thumbs, (items.index(session), where), session.track_thumbnail,
+                            *where)
 
     async def regions(request: Request) -> Response:
         session = pick(request)
