@@ -354,3 +354,17 @@ def test_fast_sets_the_api_preset_and_only_commands_that_encode_say_so(capsys):
         helps[command] = " ".join(capsys.readouterr().out.split())
     assert FAST_PRESET in helps["run"]
     assert FAST_PRESET not in helps["detect"] and FAST_PRESET not in helps["render"]
+
+
+def test_detect_warns_about_a_cut_off_video(tmp_path, capsys):
+    """`detect` tells the user, as `run` does, that a source ends before its index says."""
+    whole = make_video(tmp_path / "src.mp4", 40, size=(96, 64))
+    assert run(["run", whole, "-o", tmp_path / "faststart.mp4"], capsys)[0] == 0
+    data = (tmp_path / "faststart.mp4").read_bytes()
+    mdat = data.find(b"mdat") - 4
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: mdat + int((len(data) - mdat) * 0.6)])
+    code, _, err = run(["detect", cut, "-o", tmp_path / "cut.json"], capsys)
+    assert code == 0, err
+    assert "warning" in err and "may be truncated" in err and "cut.mp4" in err
+    assert "may be truncated" in json.loads((tmp_path / "cut.json").read_text())["warnings"][0]

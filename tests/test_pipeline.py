@@ -326,3 +326,55 @@ def test_run_equals_detect_then_render_with_tracking(tmp_path):
     assert len(rendered) == len(ran) == 12
     for (ta, a), (tb, b) in zip(rendered, ran, strict=True):
         assert ta == tb and np.array_equal(a, b)
+
+
+class WeakFaceDetector(ScriptedDetector):
+    """Finds one face surely and, on frames 2-4, a second one only as a low-score candidate."""
+
+    def __init__(self, box, weak) -> None:
+        super().__init__(box, set())
+        self.weak, self.seen = weak, 0
+
+    def detect_all(self, image, candidates=True, video=False):
+        n, self.seen = self.seen, self.seen + 1
+        low = Detections([self.weak], [0.12]) if candidates and 2 <= n <= 4 else \
+            Detections.empty()
+        return self.detect(image), low
+
+
+def test_a_plan_saved_by_run_keeps_the_low_score_candidates_detect_keeps(tmp_path):
+    """`run --save-plan` and `detect` write the same candidates, so a reviewer opening the
+    plan of a release sees where the detector barely saw a face."""
+    src, _ = _texture_clip(tmp_path)
+    plans = {}
+    for how in ("detect", "run"):
+        det = WeakFaceDetector((10, 10, 30, 30), (70, 20, 90, 40))
+        analyzer = Analyzer(Options(), [det])
+        if how == "detect":
+            plans[how] = detect_file(src, analyzer=analyzer)
+        else:
+            anonymize_file(src, tmp_path / "out.mp4", plan_path=tmp_path / "p.json",
+                           analyzer=analyzer)
+            from faceless.plan.model import Plan
+
+            plans[how] = Plan.load(tmp_path / "p.json")
+    rows = {how: [(f.index, [c.box for c in f.candidates]) for f in p.frames if f.candidates]
+            for how, p in plans.items()}
+    assert [i for i, _ in rows["run"]] == [2, 3, 4]
+    assert rows["run"] == rows["detect"]
+
+
+def test_detect_records_that_a_video_was_cut_off(tmp_path):
+    """A plan made from a truncated file says so, as the release's warnings do."""
+    whole = make_video(tmp_path / "src.mp4", 40, size=(96, 64))
+    anonymize_file(whole, tmp_path / "faststart.mp4")
+    data = (tmp_path / "faststart.mp4").read_bytes()
+    mdat = data.find(b"mdat") - 4
+    assert 0 < data.find(b"moov") < mdat  # the index is in front: a cut keeps it
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: mdat + int((len(data) - mdat) * 0.6)])
+    plan = detect_file(cut)
+    assert 0 < len(plan.frames) < 40
+    assert len(plan.warnings) == 1 and "may be truncated" in plan.warnings[0]
+    assert "cut.mp4" in plan.warnings[0]
+    assert detect_file(whole).warnings == []

@@ -149,7 +149,18 @@ def detect_file(src: Path, options: Options | None = None, progress: Progress | 
                 progress(record.n, info.frame_count)
     plan = _plan(_video_source(src, info, digest), record, analyzer, _tracks(tracker))
     note_candidates(plan, analysis.candidates)  # the few low scores nothing hides
+    plan.warnings = _short_warnings(src, info, record.n)
     return plan
+
+
+def _short_warnings(src: Path, info: VideoInfo, decoded: int) -> list[str]:
+    """A warning when fewer frames decoded than the container declares."""
+    if not info.frame_count or decoded >= info.frame_count:
+        return []
+    # Every frame that was decoded is hidden, so nothing leaks; but a release that is
+    # silently shorter than its source would mislead whoever receives it.
+    return [f"{src}: decoded {decoded} of the {info.frame_count} frames the container "
+            "declares; the file may be truncated, and the output ends where decoding stopped"]
 
 
 def anonymize_file(src: Path, dst: Path | None = None, options: Options | None = None,
@@ -191,6 +202,8 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
             with stages(iter_frames(src, yuv=True), encode, opts.pipelined) as (
                     decoded, submit, finish):
                 analysis = VideoAnalysis(analyzer, tracker, True, *lookahead(opts, info))
+                if plan_path is not None:  # a saved plan keeps its low-score candidates
+                    analysis.candidates = {}
                 with contextlib.closing(analysis.run(decoded)) as found:
                     for ref, regions, vf in found:
                         assert vf is not None
@@ -201,16 +214,13 @@ def anonymize_file(src: Path, dst: Path | None = None, options: Options | None =
                 finish()
         tracks = _tracks(tracker)
         source = _video_source(src, info)
-        if info.frame_count and record.n < info.frame_count:
-            # Every frame that was decoded is hidden, so nothing leaks; but a release that is
-            # silently shorter than its source would mislead whoever receives it.
-            warnings.append(f"{src}: decoded {record.n} of the {info.frame_count} frames the "
-                            "container declares; the file may be truncated, and the output "
-                            "ends where decoding stopped")
+        warnings += _short_warnings(src, info, record.n)
     if plan_path is not None:
         source = replace(source, sha256=sha256_file(src))
         plan = _plan(source, record, analyzer, tracks)
         plan.warnings = list(warnings)
+        if kind != "image":
+            note_candidates(plan, analysis.candidates or {})
         plan.save(Path(plan_path))
     for text in warnings:
         log.info("%s", text)

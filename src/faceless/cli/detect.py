@@ -68,7 +68,8 @@ def main(a: argparse.Namespace) -> int:
             counts = plan.counts()
             outcome = Outcome(job.src, job.dst, True, details={
                 "media": plan.source.media, "frames": len(plan.frames), "regions": counts,
-                "summary": f"({len(plan.frames)} frame(s), {sum(counts.values())} region(s))"})
+                "summary": f"({len(plan.frames)} frame(s), {sum(counts.values())} region(s))",
+                "warnings": list(plan.warnings)})
             if audit is not None:
                 try:
                     audit.append("detect", inputs=[job.src], plans=[job.dst],
