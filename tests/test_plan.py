@@ -90,3 +90,50 @@ def test_a_plan_with_audio_ranges_is_version_2_and_one_without_stays_readable_by
     assert doc["audio"] == [{"id": 1, "start": 0.25, "end": 0.5, "action": "bleep",
                              "reason": "name"}]
     assert Plan.load(path) == plan
+
+
+def test_a_lazily_read_plan_builds_a_frame_on_first_use_and_equals_the_eager_one(tmp_path):
+    from faceless.plan.tracks import track_stats
+
+    plan = sample_plan()
+    path = tmp_path / "clip.plan.json"
+    plan.save(path)
+    lazy = Plan.load(path, lazy=True)
+    assert all(f.raw_regions is not None for f in lazy.frames), "nothing built on reading"
+    # Counted from the regions as read, the tracks are those of the built plan.
+    assert track_stats(lazy) == track_stats(plan)
+    assert lazy.misplaced() == [] and lazy.frames[0].raw_regions is not None
+    assert lazy.frames[2].regions == plan.frames[2].regions
+    assert lazy.frames[2].raw_regions is None and lazy.frames[0].raw_regions is not None
+    assert lazy == plan and lazy.to_dict() == plan.to_dict()
+    lazy.frames[0].regions = []  # an edit of a frame never built replaces what was read
+    lazy.save(path)
+    assert Plan.load(path).frames[0].regions == []
+
+
+def test_a_malformed_region_of_a_lazily_read_plan_is_an_error_naming_its_frame(tmp_path):
+    path = tmp_path / "p.json"
+    sample_plan().save(path)
+    doc = json.loads(path.read_text())
+    doc["frames"][1]["regions"] = [{"box": [1, 2, 3]}]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanError, match="malformed region"):
+        Plan.load(path)
+    lazy = Plan.load(path, lazy=True)
+    assert lazy.frames[0].regions == sample_plan().frames[0].regions
+    with pytest.raises(PlanError, match="frame 1: malformed region"):
+        lazy.frames[1].regions  # noqa: B018
+    with pytest.raises(PlanError, match="frame 1: malformed region"):
+        lazy.to_dict()
+
+
+def test_a_region_kind_that_is_no_name_is_a_plan_error_when_tracks_are_counted(tmp_path):
+    from faceless.plan.tracks import track_stats
+
+    path = tmp_path / "p.json"
+    sample_plan().save(path)
+    doc = json.loads(path.read_text())
+    doc["frames"][2]["regions"][0]["kind"] = ["face"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanError, match="frame 2: malformed region"):
+        track_stats(Plan.load(path, lazy=True))

@@ -322,6 +322,52 @@ def test_edits_through_the_api_save_render_and_audit(session, case, tmp_path):
     assert [f["role"] for f in events[0]["files"]] == ["input", "plan"]
 
 
+def test_a_plan_opens_without_building_far_frames_which_still_arrive_and_save_exactly(
+        tmp_path):
+    from faceless.plan.tracks import track_stats
+
+    case = make_case(tmp_path, 40)
+    doc = json.loads(case.read_text())
+    # A hand-made region with the file's defaults (manual face, hidden unless kept).
+    doc["frames"][35]["regions"].append({"box": [5, 5, 20, 20], "decision": "keep",
+                                         "reason": "requester"})
+    case.write_text(json.dumps(doc))
+    original = case.read_bytes()
+    eager = Plan.load(case)
+    with ReviewSession(case, actor="A. Clerk") as s:
+        client = client_for(s)
+        summary = client.get("/api/plan").json()
+        assert client.get("/api/frames/0/regions").status_code == 200
+        # Opening read the plan, but built no frame the page did not ask for.
+        assert all(f.raw_regions is not None for f in s.plan.frames[1:])
+        (track,) = track_stats(eager)[:1]
+        listed = summary["tracks"][0]
+        assert (listed["first"], listed["last"], listed["frames"]) == (
+            track.first_frame, track.last_frame, track.regions)
+        assert summary["untracked_regions"] == 1
+        far = client.get("/api/frames/35/regions").json()
+        assert [(r["box"], r["origin"], r["decision"], r["track"], r["reason"]) for r in far] \
+            == [([round(v, 2) for v in r.box], str(r.origin), str(r.decision), r.track_id,
+                 r.reason) for r in eager.frames[35].regions]
+        post = lambda path, body=None: client.post(path, json=body or {},  # noqa: E731
+                                                   headers={"origin": ORIGIN})
+        assert post("/api/frames/30/regions/0/exempt", {"reason": "requester"}
+                    ).status_code == 200
+        assert client.get("/api/warnings").status_code == 200
+        assert post("/api/save").status_code == 200
+    saved = Plan.load(case)
+    assert edits.original_path(case).read_bytes() == original
+    assert saved.frames[30].regions[0].decision is Decision.KEEP
+    assert [f.regions for i, f in enumerate(saved.frames) if i != 30] == [
+        f.regions for i, f in enumerate(eager.frames) if i != 30]
+    # An edit of a plan read lazily, with no frame built first, reaches every frame too.
+    lazy = Plan.load(case, lazy=True)
+    edits.redact_track(lazy, 1, "B. Chief", clock)
+    edits.save_reviewed(lazy, case)
+    assert all(r.decision is Decision.REDACT for f in Plan.load(case).frames
+               for r in f.regions if r.track_id == 1)
+
+
 def test_the_command_refuses_a_plan_for_another_file_and_empty_reasons(case, capsys):
     from faceless.cli.main import main
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
@@ -74,6 +77,61 @@ class FramePlan:
         return cls(int(d["index"]), int(d["pts"]), [region_from_dict(r) for r in d["regions"]],
                    [candidate_from_row(c) for c in d.get("candidates", ())])
 
+    @property
+    def raw_regions(self) -> list[dict[str, Any]] | None:
+        """The regions as the plan file gave them while not yet built (see LazyFramePlan);
+        None once they are Region objects."""
+        return None
+
+
+class LazyFramePlan(FramePlan):
+    """A frame read from a plan file whose Region objects are built on first use.
+
+    Opening a long plan then costs the JSON parse alone: the studio shows one frame at a
+    time, and its track list is counted from the regions as read (see plan/tracks.py). A
+    malformed region is a PlanError when its frame is first used, not when the plan is read.
+    """
+
+    def __init__(self, index: int, pts: int, raw: list[dict[str, Any]],
+                 candidates: list[Region]) -> None:
+        self.index = index
+        self.pts = pts
+        self.candidates = candidates
+        self._raw: list[dict[str, Any]] | None = raw
+        self._regions: list[Region] = []
+
+    @property
+    def regions(self) -> list[Region]:
+        if self._raw is not None:
+            if not isinstance(self._raw, list):
+                raise PlanError(f"malformed plan: the regions of frame {self.index} are not "
+                                "a list")
+            try:
+                self._regions = [region_from_dict(r) for r in self._raw]
+            except PlanError as err:
+                raise PlanError(f"frame {self.index}: {err}") from err
+            except AttributeError as err:  # a region that is not an object
+                raise PlanError(f"frame {self.index}: malformed region ({err})") from err
+            self._raw = None
+        return self._regions
+
+    @regions.setter
+    def regions(self, value: list[Region]) -> None:
+        self._regions = value
+        self._raw = None
+
+    @property
+    def raw_regions(self) -> list[dict[str, Any]] | None:
+        return self._raw
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FramePlan):
+            return NotImplemented
+        return (self.index, self.pts, self.regions, self.candidates) == (
+            other.index, other.pts, other.regions, other.candidates)
+
+    __hash__ = None  # type: ignore[assignment]
+
 
 @dataclass
 class Plan:
@@ -107,10 +165,17 @@ class Plan:
         frame or has no area: an edit gone wrong, which would hide nothing. (Tracking may
         carry a region past the frame's edge as its object leaves; that is no mistake.)"""
         w, h = self.source.width, self.source.height
-        return [(f.index, r) for f in self.frames for r in f.regions
-                if r.origin is Origin.MANUAL
-                and not (r.box[2] > r.box[0] and r.box[3] > r.box[1] and r.box[2] > 0
-                         and r.box[3] > 0 and r.box[0] < w and r.box[1] < h)]
+        out = []
+        for f in self.frames:
+            raw = f.raw_regions
+            # A frame not yet built: only its hand-made regions are built to be checked.
+            found = (f.regions if raw is None else
+                     [region_from_dict(d) for d in raw
+                      if isinstance(d, dict) and d.get("origin", "manual") == "manual"])
+            out += [(f.index, r) for r in found if r.origin is Origin.MANUAL
+                    and not (r.box[2] > r.box[0] and r.box[3] > r.box[1] and r.box[2] > 0
+                             and r.box[3] > 0 and r.box[0] < w and r.box[1] < h)]
+        return out
 
     def counts(self) -> dict[str, int]:
         """Regions to redact per kind, over all frames."""
@@ -134,8 +199,20 @@ class Plan:
             d["audio"] = self.audio
         return d
 
+    def build(self, first: int = 0, count: int | None = None) -> int:
+        """Build the Region objects of frames [first, first + count) not yet built (a plan
+        read with `lazy`); returns how many frames were built."""
+        n = 0
+        for f in self.frames[first:None if count is None else first + count]:
+            if f.raw_regions is not None:
+                f.regions  # noqa: B018 - building them is the point
+                n += 1
+        return n
+
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Plan:
+    def from_dict(cls, d: dict[str, Any], lazy: bool = False) -> Plan:
+        """The plan of a parsed plan document; with `lazy`, each frame's Region objects are
+        built on first use (see LazyFramePlan)."""
         if not isinstance(d, dict) or d.get("schema") != PLAN_SCHEMA:
             raise PlanError("not a faceless plan (the 'schema' field is not 'faceless.plan')")
         version = d.get("version")
@@ -144,7 +221,8 @@ class Plan:
                             f"reads versions {', '.join(map(str, READS_VERSIONS))})")
         try:
             plan = cls(SourceInfo.from_dict(d["source"]),
-                       [FramePlan.from_dict(f) for f in d["frames"]],
+                       [_lazy_frame(f) for f in d["frames"]] if lazy
+                       else [FramePlan.from_dict(f) for f in d["frames"]],
                        dict(d.get("settings", {})), list(d.get("models", [])),
                        str(d.get("created_by", "")), list(d.get("tracks", [])),
                        [dict(e) for e in d.get("history", [])],
@@ -159,10 +237,13 @@ class Plan:
     def save(self, path: Path) -> None:
         """Write the plan as JSON atomically (temporary file, then rename)."""
         path = Path(path)
+        # In one piece: json.dumps encodes in C, json.dump to a file in Python, slowly.
+        with _collector_paused():
+            text = json.dumps(self.to_dict(), separators=(",", ":"))
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, separators=(",", ":"))
+                f.write(text)
                 f.write("\n")
             os.replace(tmp, path)
         except BaseException:
@@ -170,21 +251,44 @@ class Plan:
             raise
 
     @classmethod
-    def load(cls, path: Path) -> Plan:
+    def load(cls, path: Path, lazy: bool = False) -> Plan:
+        """Read a plan file; PlanError if it is missing, not a plan or malformed. With
+        `lazy`, frames build their Region objects on first use (a malformed region is found
+        then): for reading a long plan quickly, as the review studio does."""
         try:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError as err:
             raise PlanError(f"{path}: no such plan file") from err
         except (OSError, UnicodeDecodeError) as err:
             raise PlanError(f"{path}: cannot read the plan: {err}") from err
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise PlanError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from err
-        try:
-            return cls.from_dict(data)
-        except PlanError as err:
-            raise PlanError(f"{path}: {err}") from err
+        with _collector_paused():
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise PlanError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})"
+                                ) from err
+            try:
+                return cls.from_dict(data, lazy)
+            except PlanError as err:
+                raise PlanError(f"{path}: {err}") from err
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused: a long plan makes a million small objects, none in a
+    cycle, and the collector would otherwise walk them again and again while they are made."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _lazy_frame(d: dict[str, Any]) -> LazyFramePlan:
+    return LazyFramePlan(int(d["index"]), int(d["pts"]), d["regions"],
+                         [candidate_from_row(c) for c in d.get("candidates", ())])
 
 
 def candidate_from_row(row: list[Any]) -> Region:

@@ -162,7 +162,10 @@ def create_app(sessions: ReviewSession | Sequence[ReviewSession], token: str,
         return JSONResponse(data)
 
     async def warnings(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(pick(request).warnings))
+        try:
+            return JSONResponse(await run_in_threadpool(pick(request).warnings))
+        except FacelessError as err:  # a malformed region, found as the plan is built
+            return _error(err)
 
     async def suspects(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(pick(request).suspect_list))
@@ -197,6 +200,8 @@ def create_app(sessions: ReviewSession | Sequence[ReviewSession], token: str,
             where = await run_in_threadpool(session.thumb_region, track)
         except KeyError:
             return JSONResponse({"error": f"no track {track} in the plan"}, 404)
+        except FacelessError as err:
+            return _error(err)
         return await cached(thumbs, (items.index(session), where), session.track_thumbnail,
                             *where)
 
@@ -208,6 +213,8 @@ def create_app(sessions: ReviewSession | Sequence[ReviewSession], token: str,
                 found = session.frame_plan_regions(index)
         except KeyError:
             return JSONResponse({"error": f"no frame {index} in the plan"}, 404)
+        except FacelessError as err:
+            return _error(err)
         return JSONResponse([{"kind": str(r.kind), "box": [round(v, 2) for v in r.box],
                               "score": round(r.score, 4), "origin": str(r.origin),
                               "decision": str(r.decision), "track": r.track_id,
@@ -366,6 +373,9 @@ class Studio:
                                 lifespan="off")
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        one = [session] if isinstance(session, ReviewSession) else list(session)
+        if len(one) == 1:
+            one[0].warm()  # its first frame, decoded while the browser starts
 
     @property
     def url(self) -> str:

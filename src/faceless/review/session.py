@@ -23,7 +23,8 @@ from faceless.core.digest import sha256_file
 from faceless.core.errors import FacelessError
 from faceless.core.types import Box, Decision, Kind, Origin
 from faceless.media.files import default_output
-from faceless.media.video import AudioMode, probe_video
+from faceless.media.video import AudioMode
+from faceless.media.video.read import open_input
 from faceless.options import Options, plan_specs
 from faceless.plan import edits
 from faceless.plan.candidates import candidate_warnings, promote
@@ -123,20 +124,25 @@ class ReviewSession:
                  reasons: Sequence[str] = edits.DEFAULT_REASONS,
                  audit: AuditLog | None = None, suspects: Path | None = None) -> None:
         self.plan_path = Path(plan_path)
-        # Hash the media while the plan is parsed (hashlib lets the other core work): both
-        # take long on a long video, and the studio opens only once both are done.
+        # Hash the media and look for its audio while the plan is parsed (hashlib and FFmpeg
+        # let the other core work): the studio opens only once all are done.
         early = source if source is not None else _peek_source(self.plan_path)
-        with ThreadPoolExecutor(1) as pool:
+        self.version = 0  # bumped by every edit, so the page refetches previews
+        self._track_cache: tuple[int, list[dict[str, Any]], int] | None = None
+        with ThreadPoolExecutor(2) as pool:
             hashing = pool.submit(sha256_file, early) if early is not None else None
-            self.plan = Plan.load(self.plan_path)  # PlanError names an unknown version
+            audio = pool.submit(_has_audio, early) if early is not None else None
+            # Lazily: each frame's Region objects are built when first used (see fill()).
+            self.plan = Plan.load(self.plan_path, lazy=True)  # PlanError: unknown version
             self.source = find_source(self.plan, self.plan_path, source)
+            bad = self.plan.misplaced()
+            self._tracks()  # the page asks for the track list first
             digest = (hashing.result() if hashing is not None and early == self.source
                       else sha256_file(self.source))
         if digest != self.plan.source.sha256:
             raise ReviewError(f"{self.source}: this file is not the one the plan was made for "
                               f"(sha256 {digest[:12]}…, plan expects "
                               f"{self.plan.source.sha256[:12]}…)")
-        bad = self.plan.misplaced()
         if bad:
             index, region = bad[0]
             raise ReviewError(f"{self.plan_path}: frame {index} has a region outside the "
@@ -150,8 +156,6 @@ class ReviewSession:
         self.audit = audit
         self.frames = FrameSource(self.source, self.plan.source.media,
                                   pts=[f.pts for f in self.plan.frames])
-        self.version = 0  # bumped by every edit, so the page refetches previews
-        self._track_cache: tuple[int, list[dict[str, Any]], int] | None = None
         self._warning_cache: tuple[int, list[dict[str, Any]]] | None = None
         self._best_cache: tuple[int, dict[int, tuple[int, Box]]] | None = None
         # Thumbnails decode with a reader of their own: their far jumps must not undo the
@@ -159,11 +163,14 @@ class ReviewSession:
         self._thumb_frames: FrameSource | None = None
         self.saved_version = 0
         self.lock = threading.RLock()
+        self._filled = False
+        self._warming: threading.Thread | None = None
         self._plan_lock = PlanLock(self.plan_path)
         self._index = {f.index: i for i, f in enumerate(self.plan.frames)}
         self.redactor = Redactor(plan_specs(self.plan.settings))  # as render_plan does
-        self.has_audio = (self.plan.source.media == "video"
-                          and probe_video(self.source).has_audio)
+        self.has_audio = self.plan.source.media == "video" and (
+            audio.result() if audio is not None and early == self.source
+            else _has_audio(self.source))
         # The release keeps its audio as the plan's run did, unless the page says otherwise.
         self.keep_audio = self.has_audio and self.plan.settings.get("audio") == "keep"
 
@@ -172,7 +179,21 @@ class ReviewSession:
         self._plan_lock.acquire()
         return self
 
+    def warm(self) -> None:
+        """Decode the first frame in the background (the studio's browser is starting), so
+        the page's first picture is ready sooner; any error is left for the page's request
+        to report."""
+        if self._warming is None and self.plan.frames:
+            self._warming = threading.Thread(target=self._first_frame, daemon=True)
+            self._warming.start()
+
+    def _first_frame(self) -> None:
+        with contextlib.suppress(Exception):
+            self.frames.frame(self.plan.frames[0].index)
+
     def close(self) -> None:
+        if self._warming is not None:
+            self._warming.join()  # the reader is not closed under a decode
         self.frames.close()
         if self._thumb_frames is not None:
             self._thumb_frames.close()
@@ -183,6 +204,17 @@ class ReviewSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def fill(self, chunk: int = 256) -> None:
+        """Build the Region objects of every frame not built yet, `chunk` frames at a time,
+        each under the lock: whatever needs the whole plan (an edit, the warnings) calls this
+        first, so a frame asked for meanwhile waits for one chunk, not for all of them."""
+        if self._filled:
+            return
+        for start in range(0, len(self.plan.frames), chunk):
+            with self.lock:
+                self.plan.build(start, chunk)
+        self._filled = True
 
     # reading ------------------------------------------------------------------------------
     def has_frame(self, index: int) -> bool:
@@ -246,6 +278,7 @@ class ReviewSession:
 
     def item(self) -> dict[str, Any]:
         """This case as one tile of a folder's grid: its name and what its plan hides."""
+        self.fill()
         with self.lock:
             regions = [r for f in self.plan.frames for r in f.regions]
             return {"name": self.source.name, "media": self.plan.source.media,
@@ -276,6 +309,7 @@ class ReviewSession:
     def thumb_region(self, track: int) -> tuple[int, Box]:
         """The (frame index, box) a track's thumbnail shows (see thumbs.best_regions);
         KeyError for a track not in the plan."""
+        self.fill()
         with self.lock:
             if self._best_cache is None or self._best_cache[0] != self.version:
                 self._best_cache = (self.version, best_regions(self.plan))
@@ -295,6 +329,7 @@ class ReviewSession:
     # editing ------------------------------------------------------------------------------
     def edit(self, action: str, track: int | None, body: dict[str, Any]) -> dict[str, Any]:
         """Apply one edit from the page; PlanError or ReviewError if it makes no sense."""
+        self.fill()
         with self.lock:
             if action == "add":
                 kind = str(body.get("kind", "face"))
@@ -377,6 +412,7 @@ class ReviewSession:
     def suspect_edit(self, sid: int, action: str, reason: str = "") -> dict[str, Any]:
         """Hide suspect `sid` as a manual region over its frames, or dismiss it with a
         reason; either way the plan's history records it. KeyError for an unknown id."""
+        self.fill()
         with self.lock:
             item = next((s for s in self.suspects if s.id == sid), None)
             if item is None:
@@ -402,6 +438,7 @@ class ReviewSession:
     def warnings(self) -> list[dict[str, Any]]:
         """Coverage warnings of the plan as it is now (see edits.coverage_warnings), and the
         low-score candidates nothing hides (see plan/candidates.py), in frame order."""
+        self.fill()
         with self.lock:
             if self._warning_cache is not None and self._warning_cache[0] == self.version:
                 return self._warning_cache[1]
@@ -413,6 +450,7 @@ class ReviewSession:
 
     def save(self) -> dict[str, Any]:
         """Write the plan (keeping the machine's original once) and record it in the audit."""
+        self.fill()
         with self.lock:
             edits.save_reviewed(self.plan, self.plan_path)
             self.saved_version = self.version
@@ -446,6 +484,16 @@ class ReviewSession:
                               details={"media": result.media, "frames": result.frames,
                                        "regions": result.regions})
         return result
+
+
+def _has_audio(path: Path) -> bool:
+    """Whether the media has an audio stream (no frame decoded: the hash already says the
+    file is the one the plan was made from)."""
+    container = open_input(path)
+    try:
+        return bool(container.streams.audio)
+    finally:
+        container.close()
 
 
 def _opt_int(value: Any) -> int | None:

@@ -23,6 +23,8 @@ const state = {
   // A track's thumbnail element, made once and kept across redraws of the list, so stepping
   // frames never fetches a thumbnail again.
   thumbs: new Map(), thumbWatch: null, thumbQueue: [], thumbLoading: false,
+  // Set once the first frame and the track list are on screen; when a frame last was.
+  ready: false, shownAt: 0, thumbTimer: null,
 };
 const $ = (id) => document.getElementById(id);
 
@@ -69,8 +71,8 @@ async function loadPlan() {
   renderTracks();
   renderTimeline();
   renderAudio();
-  // Warnings scan every region: they follow once the page can be used.
-  state.warningsLoaded = loadWarnings();
+  // Warnings scan every region: they follow once the first frame is on screen.
+  if (state.ready) state.warningsLoaded = loadWarnings();
   $("suspectbox").hidden = !p.suspects;
   if (p.suspects) await loadSuspects();
 }
@@ -120,7 +122,13 @@ function renderSuspects() {
 
 async function loadWarnings() {
   const { version } = state.plan, item = state.item;
-  const found = await api("/api/warnings");
+  let found;
+  try {
+    found = await api("/api/warnings");
+  } catch (err) {
+    say(`cannot list the warnings: ${err.message}`);
+    return;
+  }
   if (state.plan.version !== version || state.item !== item) return;
   state.warnings = found;
   renderTimeline();
@@ -320,6 +328,7 @@ function renderWarnings() {
 function frameInfo(i) { return state.plan.frames[i]; }
 
 async function show(i) {
+  state.shownAt = performance.now();
   const n = state.plan.frames.length;
   state.index = Math.max(0, Math.min(n - 1, i));
   state.region = null;  // a region picked by its place in one frame
@@ -338,6 +347,7 @@ async function show(i) {
   // A step moves the playhead; the lanes are drawn again only when the selection changed.
   if (state.laneSelected !== state.selected) renderTimeline(); else placePlayhead();
   renderSelected();
+  state.shownAt = performance.now();
 }
 
 function scale() {
@@ -507,7 +517,14 @@ function thumbWatch() {
 // One thumbnail at a time: each is a decode on the server, and the frame on screen must not
 // wait behind a list's worth of them.
 function nextThumb() {
-  if (state.thumbLoading || !state.thumbQueue.length) return;
+  if (!state.ready || state.thumbLoading || !state.thumbQueue.length) return;
+  // Nor behind frames being stepped through: they wait until the frames stop a moment.
+  const wait = state.shownAt + 400 - performance.now();
+  if (wait > 0) {
+    clearTimeout(state.thumbTimer);
+    state.thumbTimer = setTimeout(nextThumb, wait);
+    return;
+  }
   const img = state.thumbQueue.shift();
   state.thumbLoading = true;
   const done = () => { state.thumbLoading = false; nextThumb(); };
@@ -995,6 +1012,10 @@ async function main() {
   $("saveAll").addEventListener("click", () => everyItem("/api/save", {}, "saved"));
   $("renderAll").addEventListener("click", () => everyItem("/api/render", { overwrite: true }, "rendered"));
   if (state.plan.items > 1) await showGrid(); else await show(0);
+  // What the first frame does not need waits until it is on screen.
+  state.ready = true;
+  state.warningsLoaded = loadWarnings();
+  nextThumb();
   document.body.dataset.ready = "1";
 }
 
