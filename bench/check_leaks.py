@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import pickle
 import statistics
 import sys
@@ -264,8 +265,9 @@ def main() -> int:
                       file=sys.stderr)
     if a.prepare:
         return 0
-    print(f"\nCPU: {cpu_model()}; seeds {a.seeds}, {a.frames} frames, clips {a.clips}; "
-          f"judged at {a.judge_level} levels\n")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nCPU: {cpu_model()}; load average {load}; seeds {a.seeds}, {a.frames} frames, "
+          f"clips {a.clips}; judged at {a.judge_level} levels\n")
     print(report(per, a.seeds))
     if a.json:
         a.json.write_text(json.dumps({t: {s: r.__dict__ for s, r in rows.items()}

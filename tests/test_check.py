@@ -82,9 +82,11 @@ def test_release_with_one_face_left_is_flagged_at_that_frame(media, tmp_path, ca
     leaky = make_video(tmp_path / "leaky.mkv", frames, codec="ffv1")
     r = check_release(leaky, source=media["clip"], hide="face")
     suspects = r.of(SUSPECT)
-    assert [f.frame for f in suspects] == [2], r.findings
-    assert suspects[0].unchanged is not None and suspects[0].unchanged > 0.8
-    assert "still visible" in suspects[0].reason
+    # Frame 2 alone (faint finds tied to the face may add boxes there, never elsewhere).
+    assert {f.frame for f in suspects} == {2}, r.findings
+    face = max(suspects, key=lambda f: f.score or 0.0)
+    assert face.unchanged is not None and face.unchanged > 0.8
+    assert "still visible" in face.reason
     assert r.hidden >= 3  # the face on the other frames was found on the source, and hidden
     code, _, err = run(["check", leaky, "--source", media["clip"], "--hide", "face",
                         "--sheet", tmp_path / "s.png"], capsys)
@@ -273,6 +275,15 @@ def _suspect_frames(tmp_path: Path, scores: list[float]) -> list[int]:
 def test_a_faint_find_next_to_confident_ones_is_judged(tmp_path):
     scores = [0.9, 0.9, 0.15, 0.12, 0.9, 0.9, 0.9, 0.9]
     assert _suspect_frames(tmp_path, scores) == list(range(8))
+
+
+def test_a_face_scored_barely_above_the_floor_is_judged_when_tied(tmp_path):
+    """A leaked face the search scores just above the scan's floor for most of a clip (small,
+    blurred, low in contrast) is flagged in every frame, tied through its own faint finds to
+    the frames that score it clearly; under the floor it is not judged."""
+    scores = [0.9] + [0.06] * 6 + [0.9]
+    assert _suspect_frames(tmp_path, scores) == list(range(8))
+    assert _suspect_frames(tmp_path, [0.9, 0.04, 0.9]) == [0, 2]
 
 
 def test_a_faint_find_never_tied_to_a_confident_one_is_not(tmp_path):

@@ -14,9 +14,9 @@ Thresholds, decided on bench/check_leaks.py's tuning seeds and checked on held-o
 - LEAK: a face whose box is unchanged from this share up is a suspect: the complement of the
   70% cover rule that bench/temporal.py and the evaluation tools judge a hidden face by.
 - FAINT_LEAK: the unchanged share that makes a suspect of a faint face (below SOURCE_FLAG,
-  tied to a confident one): its box is looser, often half on the face's edge, so half of it
-  must be unchanged. The faint faces a release leaks are mostly left whole (85-100%); at LEAK
-  the faint boxes on the edges of well-hidden faces flagged five times as many clean frames.
+  tied to a confident one): its box is looser, often on the edge of a face the release hid
+  (about two thirds unchanged), while the faint faces a release leaks are mostly left whole
+  (about nine tenths unchanged), so most of it must be unchanged.
 - CORE: the part of the detector box measured; the whole box, since inner cores flagged no
   more leaks and flagged more clean frames (a mask that lags a moving face uncovers an edge).
 - VISIBLE: from this share up the face is said to be still visible, below it partly covered.
@@ -34,7 +34,7 @@ from faceless.core.types import Box
 SOURCE_FLAG = 0.3
 CORE = 1.0
 LEAK = 0.3
-FAINT_LEAK = 0.5
+FAINT_LEAK = 0.8
 VISIBLE = 0.8
 
 

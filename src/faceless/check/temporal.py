@@ -17,9 +17,9 @@ from typing import Generic, TypeVar
 from faceless.core.geometry import iou_matrix, scale_box
 from faceless.core.types import Box, Kind, Region
 
-REACH = 4  # scanned frames, each way, over which a faint find may be tied to a confident one
+REACH = 8  # scanned frames, each way, over which a faint find may be tied to a confident one
 LINK = 0.2  # IoU of two detector boxes in consecutive scanned frames that ties them
-WEAK = 0.1  # faint finds from this score up are considered
+WEAK = 0.05  # faint finds from this score up are considered (scan.SCAN_FLOOR)
 
 T = TypeVar("T")
 
