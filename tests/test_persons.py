@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -11,16 +12,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faceless.analyze.analyzer import build_detectors
+from faceless.analyze.analyzer import Analyzer, build_detectors
 from faceless.anonymize.operators import Operator, OperatorSpec, Shape
 from faceless.api import anonymize_file, anonymize_image, detect_file
 from faceless.cli.main import main
 from faceless.core.errors import ConfigError, ModelError
-from faceless.core.types import Kind, Origin
+from faceless.core.types import Detections, Kind, Origin
 from faceless.detect import persons as P
-from faceless.detect.base import Detector
+from faceless.detect.base import Detector, ModelCard
+from faceless.detect.faces import FaceOptions
 from faceless.detect.heads import HeadDetector, HeadOptions, heads_from_persons
 from faceless.detect.onnx import load_model_bytes, package_file
+from faceless.detect.person_faces import GuidePersons, HeadLookOptions, head_crops
 from faceless.detect.persons import PersonDetector, PersonOptions, windows
 from faceless.media.video import VideoOptions
 from faceless.options import Options, mode_options
@@ -279,3 +282,112 @@ def test_a_frame_refilled_in_place_is_searched_again(persons):
     assert len(persons.detect(frame))
     frame[:] = 120  # the same array, now without anyone in it
     assert len(persons.detect(frame)) == 0
+
+
+# --------------------------------------------------------------------------- face looks at heads
+
+CARD = ModelCard("stub", "0" * 64, "none", "tests")
+PERSON_BOX = (600.0, 200.0, 640.0, 300.0)  # a 40-px-wide pedestrian on a 1280x720 frame
+FACE_BOX = (612.0, 204.0, 628.0, 220.0)  # its 16-px face, too small for the frame's search
+
+
+class SmallFaceStub(Detector):
+    """A face detector that misses FACE_BOX in a whole frame and finds it only in a crop
+    that holds it, upscaled at least twice (as CenterFace with a face under ~16 px)."""
+
+    kind = Kind.FACE
+    card = CARD
+
+    def __init__(self) -> None:
+        self.options = FaceOptions()
+        self.looks: list[float] = []
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return Detections.empty()
+
+    def detect_all(self, image: np.ndarray, candidates: bool = True,
+                   video: bool = False) -> tuple[Detections, Detections]:
+        return Detections.empty(), Detections.empty()
+
+    def detect_at(self, image: np.ndarray, scale: float,
+                  threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        self.looks.append(scale)
+        h, w = image.shape[:2]
+        if scale < 2 or (w, h) == (1280, 720):
+            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+        # The crop's pixels are marked where the face lies (see small_face_frame).
+        ys, xs = np.nonzero(image[:, :, 0] == 255)
+        if not len(xs):
+            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+        box = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+        return np.array([box], np.float32), np.array([0.9], np.float32)
+
+
+class PersonStub(Detector):
+    kind = Kind.PERSON
+    card = CARD
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return Detections(np.array([PERSON_BOX]), np.array([0.8]), Kind.PERSON)
+
+
+class GuideStub(GuidePersons):
+    def setup(self) -> None:
+        pass
+
+    def detect(self, image: np.ndarray) -> Detections:
+        self.calls = getattr(self, "calls", 0) + 1
+        return Detections(np.array([PERSON_BOX]), np.array([0.8]), Kind.PERSON)
+
+
+def small_face_frame() -> np.ndarray:
+    frame = np.full((720, 1280, 3), 90, np.uint8)
+    x1, y1, x2, y2 = (int(v) for v in FACE_BOX)
+    frame[y1:y2, x1:x2, 0] = 255
+    return frame
+
+
+def face_boxes(regions: list) -> list:
+    return [r for r in regions if r.kind is Kind.FACE]
+
+
+def test_a_small_face_on_a_person_is_found_by_a_closer_look_at_the_head():
+    opts = Options(hide=frozenset({Kind.FACE, Kind.PERSON}), mask_scale=1.0,
+                   person=PersonOptions(face_looks=16))
+    found = face_boxes(Analyzer(opts, [SmallFaceStub(), PersonStub()]).analyse(
+        small_face_frame(), video=True)[0])
+    assert len(found) == 1
+    assert np.allclose(found[0].box, FACE_BOX)
+    off = replace(opts, person=PersonOptions(face_looks=0))
+    face = SmallFaceStub()
+    assert not face_boxes(Analyzer(off, [face, PersonStub()]).analyse(
+        small_face_frame(), video=True)[0])
+    assert not face.looks
+
+
+def test_persons_can_guide_the_face_looks_without_being_hidden():
+    assert not any(isinstance(d, GuidePersons) for d in build_detectors(Options()))
+    guided = Options(person=PersonOptions(face_looks=16, guide=True), mask_scale=1.0)
+    assert any(isinstance(d, GuidePersons) for d in build_detectors(guided))
+    assert not any(isinstance(d, GuidePersons) for d in build_detectors(
+        replace(guided, hide=frozenset({Kind.PLATE}))))
+    guide = GuideStub()
+    analyzer = Analyzer(replace(guided, hide=frozenset({Kind.FACE})), [SmallFaceStub(), guide])
+    regions = analyzer.analyse(small_face_frame(), video=True)[0]
+    assert [r.kind for r in regions] == [Kind.FACE]  # the person guides, is not hidden
+    # A photo is searched whole at every scale: no person search runs only to guide.
+    assert analyzer.regions(small_face_frame()) == [] and guide.calls == 1
+
+
+def test_head_looks_go_to_small_heads_first_and_skip_found_faces():
+    heads = heads_from_persons(np.array([[0, 0, 400, 800], [100, 100, 140, 200],
+                                         [300, 300, 360, 450]]), 1280, 720)
+    crops = head_crops(heads, 1280, 720)
+    assert [round(s, 2) for _, s in crops] == [4.0, round(64 / (0.4 * 60), 2)]
+    (x1, y1, x2, y2), _ = crops[0]
+    assert x1 <= 100 and y1 <= 100 and x2 >= 140 and y2 >= 132  # the whole head, and more
+    found = np.array([[110.0, 100.0, 130.0, 120.0]])
+    assert len(head_crops(heads, 1280, 720, found=found)) == 1
+    assert len(head_crops(heads, 1280, 720, HeadLookOptions(max_looks=1))) == 1
+    with pytest.raises(ConfigError):
+        PersonOptions(face_looks=-1)

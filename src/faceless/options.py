@@ -99,7 +99,8 @@ class Options:
         # Plate and text settings (the text network's precision among them) only where used.
         found = {name: _recordable(asdict(getattr(self, name))) for name, kind in
                  (("plate", Kind.PLATE), ("text", Kind.TEXT)) if kind in self.hide}
-        if self.hide & {Kind.HEAD, Kind.PERSON}:
+        # A person search also runs to guide face looks at heads (PersonOptions.guide).
+        if self.hide & {Kind.HEAD, Kind.PERSON} or (self.person.guide and self.person.face_looks):
             found["person"] = _recordable(asdict(self.person))
         if Kind.HEAD in self.hide:
             found["head"] = asdict(self.head)

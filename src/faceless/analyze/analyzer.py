@@ -13,9 +13,10 @@ from faceless.core.errors import AnalysisError, ConfigError
 from faceless.core.geometry import scale_box
 from faceless.core.types import Detections, Kind, Region
 from faceless.detect.base import CandidateDetector, Detector, ScaledDetector
-from faceless.detect.faces import CenterFaceDetector
+from faceless.detect.faces import CenterFaceDetector, merge_split
 from faceless.detect.guided import PassDetector
-from faceless.detect.heads import HeadDetector
+from faceless.detect.heads import HeadDetector, heads_from_persons
+from faceless.detect.person_faces import GuidePersons, HeadLookOptions, faces_on_heads
 from faceless.detect.persons import PersonDetector
 from faceless.detect.plates import PlateDetector
 from faceless.detect.text import TextDetector
@@ -32,7 +33,8 @@ search whole (closer looks around tracked regions, see detect.sparse)."""
 
 def build_detectors(options: Options) -> list[Detector]:
     """One detector per kind to hide; plates share the text model when both are hidden, heads
-    the person search when both are."""
+    the person search when both are. A person search that only guides the face looks at
+    people's heads (`PersonOptions.guide`) hides nothing itself."""
     out: list[Detector] = []
     if Kind.FACE in options.hide:
         out.append(CenterFaceDetector(options.face))
@@ -49,6 +51,8 @@ def build_detectors(options: Options) -> list[Detector]:
             out.append(HeadDetector(options.head, persons))
         if Kind.PERSON in options.hide:
             out.append(persons)
+    elif options.person.guide and Kind.FACE in options.hide and options.person.face_looks:
+        out.append(GuidePersons(options.person))
     return out
 
 
@@ -65,6 +69,8 @@ class Slot:
     guided: PassDetector | None
     # Plates, text, heads and persons: searched whole only every `text_every`-th video frame
     sparse: bool
+    # What it finds is hidden (a person search that only guides face looks is not)
+    hidden: bool = True
 
 
 class Analyzer:
@@ -84,6 +90,8 @@ class Analyzer:
             if not isinstance(det, Detector):
                 raise ConfigError(f"{type(det).__name__} is not a Detector: it needs kind, "
                                   "card, cards, setup and detect (faceless.detect.Detector)")
+        # Closer face looks at people's heads, in video where persons are searched.
+        self.head_looks = HeadLookOptions(max_looks=self.options.person.face_looks)
         faces = [d for d in self.detectors if d.kind is Kind.FACE]
         guidable = all(isinstance(d, PassDetector) for d in faces)
         self.slots: tuple[Slot, ...] = tuple(
@@ -92,7 +100,8 @@ class Analyzer:
                  det if isinstance(det, ScaledDetector) else None,
                  det if guidable and det.kind is Kind.FACE and isinstance(det, PassDetector)
                  else None,
-                 det.kind in (Kind.PLATE, Kind.TEXT, Kind.HEAD, Kind.PERSON))
+                 det.kind in (Kind.PLATE, Kind.TEXT, Kind.HEAD, Kind.PERSON),
+                 not isinstance(det, GuidePersons))
             for i, det in enumerate(self.detectors))
 
     def setup(self) -> None:
@@ -139,10 +148,11 @@ class Analyzer:
         entry per slot, returns a search of this frame already started elsewhere (a video's
         look-ahead), or is None where the search runs here.
         """
-        out: list[Region] = []
-        low: list[Region] = []
+        results: list[tuple[Slot, Found, str]] = []
         for i, slot in enumerate(self.slots):
             det = slot.detector
+            if not slot.hidden and not (video and self.head_looks.max_looks):
+                continue  # a search that only guides the face looks in video
             whole = self.searches(slot, frame_index)
             if not whole and (between is None or slot.scaled is None):
                 continue
@@ -161,11 +171,56 @@ class Analyzer:
                 raise
             except Exception as err:  # any detector bug must fail the item, never pass a frame
                 raise AnalysisError(f"{type(det).__name__} failed: {err!r}") from err
-            how = "" if whole else " (closer look)"
+            results.append((slot, (found, maybe), "" if whole else " (closer look)"))
+        if video and self.head_looks.max_looks:
+            results = self._faces_on_heads(image, results, candidates)
+        out: list[Region] = []
+        low: list[Region] = []
+        for slot, (found, maybe), how in results:
+            if not slot.hidden:
+                continue
             for dets, into in ((found, out), (maybe, low)):
                 if dets is not None:
                     into.extend(self._grown(dets, how))
         return out, low
+
+    def _faces_on_heads(self, image: np.ndarray, results: list[tuple[Slot, Found, str]],
+                        candidates: bool) -> list[tuple[Slot, Found, str]]:
+        """Closer face looks at the heads of the people this frame's search found, merged
+        into the face search's result (detect.person_faces)."""
+        face_at = next(((k, r) for k, r in enumerate(results)
+                        if r[0].detector.kind is Kind.FACE
+                        and isinstance(r[0].detector, PassDetector)), None)
+        h, w = image.shape[:2]
+        heads = [f.xyxy for slot, (f, _), how in results if not how
+                 and slot.detector.kind is Kind.HEAD]
+        if not heads:
+            heads = [heads_from_persons(f.xyxy, w, h, self.options.head)
+                     for slot, (f, _), how in results
+                     if not how and slot.detector.kind is Kind.PERSON]
+        if face_at is None or not heads:
+            return results
+        k, (slot, (sure, maybe), how) = face_at
+        det = slot.detector
+        assert isinstance(det, PassDetector)
+        fo = det.options
+        try:
+            xyxy, score, looks = faces_on_heads(det, image, np.concatenate(heads),
+                                                fo.candidate_threshold, self.head_looks,
+                                                found=sure.xyxy)
+        except AnalysisError:
+            raise
+        except Exception as err:  # as any detector's: fail the item, never pass a frame
+            raise AnalysisError(f"face looks at heads failed: {err!r}") from err
+        if not looks or not len(score):
+            return results
+        parts = [sure, *([maybe] if maybe is not None else [])]
+        all_xyxy = np.concatenate([*(d.xyxy for d in parts), xyxy]).astype(np.float32)
+        all_score = np.concatenate([*(d.score for d in parts), score]).astype(np.float32)
+        sure, low = merge_split(all_xyxy, all_score, all_score >= fo.threshold, fo, w, h)
+        out = list(results)
+        out[k] = (slot, (sure, low if candidates else None), how)
+        return out
 
     def _grown(self, dets: Detections, how: str) -> list[Region]:
         # Face boxes are grown to the head; plate and text detectors size their own.

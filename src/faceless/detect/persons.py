@@ -55,6 +55,13 @@ class PersonOptions:
     # Also merge a box mostly (this share of its area) inside a better one: a person's part
     # cut by a tile's edge. 1.0 turns it off.
     merge_contain: float = 1.0
+    # In video, where faces are hidden too: closer face looks at the heads of the people
+    # found, at most this many a searched frame (detect.person_faces). 0, the default: none;
+    # they found no face that the face search and the head regions leave (docs/decisions).
+    face_looks: int = 0
+    # Video hiding faces but neither heads nor persons: search for people anyway, only to
+    # guide those face looks (their boxes are never hidden; needs face_looks).
+    guide: bool = False
     model_path: Path | None = None
     threads: int | None = None
 
@@ -64,6 +71,8 @@ class PersonOptions:
         if self.tile and not 2 * self.tile_overlap < self.tile <= 8192:
             raise ConfigError(f"person tile must be 0 (off) or in (2 * tile_overlap, 8192], "
                               f"got {self.tile}")
+        if not 0 <= self.face_looks <= 256:
+            raise ConfigError(f"face_looks must lie in [0, 256], got {self.face_looks}")
         if not 0.0 < self.merge_iou <= 1.0:
             raise ConfigError(f"merge_iou must lie in (0, 1], got {self.merge_iou}")
 
