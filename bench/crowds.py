@@ -466,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="also run each faceless tool from the package in DIR/src (another "
                          "revision, e.g. from `git archive`), shown as 'TOOL (before)'")
     ap.add_argument("--no-leaks", action="store_true", help="speed and memory only")
+    ap.add_argument("--speed-only", nargs="+", default=[], metavar="TOOL",
+                    help="tools timed but not judged (e.g. 'faceless --hide face', whose face "
+                         "search and tracking are the default's)")
     ap.add_argument("--no-timing", action="store_true",
                     help="leaks only: skip the timed runs (half the time; fps columns empty)")
     ap.add_argument("--empty", type=int, default=0, metavar="N",
@@ -528,7 +531,11 @@ def main(argv: list[str] | None = None) -> int:
         gt = json.loads(video.with_suffix(".json").read_text())
         order = tools[k % len(tools):] + tools[:k % len(tools)]
         for tool in order:
-            m, judged = measure(tool, video, work, log, magenta, timed=not a.no_timing)
+            if tool in a.speed_only:
+                run = run_once(TOOLS[tool], video, work / f"{video.stem}.speed.mp4", log)
+                m, judged = {"wall": run.wall, "rss_mb": run.rss_mb, "ok": run.ok}, None
+            else:
+                m, judged = measure(tool, video, work, log, magenta, timed=not a.no_timing)
             row = {"scene": video.stem, "size": size, "seed": seed, "tool": tool,
                    "n_faces": len(gt["faces"]), "background": gt["background"],
                    "frames": a.frames, "fps": a.frames / m["wall"], **m}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 
 import cv2
@@ -9,10 +11,12 @@ import numpy as np
 import pytest
 
 from faceless.analyze import Analyzer
+from faceless.analyze.video import VideoAnalysis, tracker_for
 from faceless.anonymize.operators import redaction_mask
 from faceless.api import anonymize_file, detect_file, render_plan
 from faceless.core.errors import ConfigError
 from faceless.core.types import Detections, Kind, Origin
+from faceless.detect.base import ModelCard, ScaledDetector
 from faceless.detect.faces import CenterFaceDetector, FaceOptions
 from faceless.detect.guided import GuidedFaces, ScheduleOptions
 from faceless.media.video import iter_frames
@@ -234,9 +238,6 @@ def test_frames_the_low_pass_skips_can_be_left_wholly_to_tracking():
 def test_a_look_ahead_runs_one_full_look_at_a_time():
     """Full looks hold a full-resolution pass's buffers: the workers of a look-ahead that
     reach two full-look frames at once take turns (peak memory), low passes do not wait."""
-    import threading
-    import time
-
     running, most = [0], [0]
     guard = threading.Lock()
 
@@ -259,3 +260,46 @@ def test_a_look_ahead_runs_one_full_look_at_a_time():
     for t in threads:
         t.join()
     assert most[0] == 1
+
+
+def test_a_look_ahead_never_runs_a_full_look_beside_a_plate_search(tmp_path):
+    """On large frames the full face look and the whole-frame plate search each hold a
+    full-resolution network's buffers: run side by side, their peaks would add up."""
+
+    running, most = [0], [0]
+    guard = threading.Lock()
+
+    def whole_frame_pass() -> None:
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with guard:
+            running[0] -= 1
+
+    class SlowFaces(CenterFaceDetector):
+        def detect_all(self, image, candidates=True, video=False):
+            whole_frame_pass()
+            return Detections.empty(), Detections.empty()
+
+        def detect_at(self, image, scale, threshold):
+            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+
+    class SlowPlates(ScaledDetector):
+        kind = Kind.PLATE
+        card = ModelCard("slow", "0" * 64, "test", "test")
+
+        def main_pass(self, width, height):
+            return 1.0
+
+        def detect(self, image, passes=None):
+            if image.shape[:2] == HD.shape[:2]:
+                whole_frame_pass()
+            return Detections.empty(Kind.PLATE)
+
+    clip = make_video(tmp_path / "hd.mp4", 13, size=(1280, 720))
+    opts = replace(Options(), text_every=4, schedule=ScheduleOptions(full_every=4))
+    analyzer = Analyzer(opts, [SlowFaces(opts.face), SlowPlates()])
+    analysis = VideoAnalysis(analyzer, tracker_for(opts), False, workers=3, depth=6)
+    assert len(list(analysis.run(iter_frames(clip)))) == 13
+    assert most[0] == 1  # frames 0, 4, 8 and 12 each get both, one after the other

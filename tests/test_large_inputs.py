@@ -88,7 +88,7 @@ def test_large_frame_options_are_checked():
 
 @pytest.mark.parametrize("rotation", [0, 90])
 def test_large_frames_wait_as_planes_and_give_the_same_output(tmp_path, monkeypatch, rotation):
-    """Frames in the tracker's window kept as their planes alone (4K and up) come back as the
+    """Frames in the tracker's window kept as their planes alone (1080p and up) come back as the
     same RGB: the output is byte for byte the one made from whole frames."""
     frames = []
     for i in range(8):

@@ -8,7 +8,9 @@ the tracker adds what single frames miss. With or without workers the regions ar
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
@@ -21,7 +23,7 @@ from faceless.analyze.concurrency import Ahead, Submit
 from faceless.core.geometry import scale_box
 from faceless.core.types import Detections, FrameRef, Kind, Region
 from faceless.detect.base import ScaledDetector
-from faceless.detect.guided import GuidedFaces, Look, OwnPass
+from faceless.detect.guided import GuidedFaces, Look, OwnPass, ScheduleOptions
 from faceless.detect.onnx import single_threaded_lane
 from faceless.detect.sparse import closer_looks
 from faceless.media.video import VideoFrame, VideoInfo, Yuv, rgb_of
@@ -35,10 +37,10 @@ Analysed = tuple[FrameRef, list[Region], VideoFrame | None]
 """One frame's result: its reference, its regions, and the frame itself when kept."""
 
 # The tracker holds a window of frames (25 by default) until their regions are final. Frames
-# of this many pixels and more (4K and up) wait there as the decoder's planes alone, a third
-# of the memory of planes and RGB, and get their RGB back, the same bytes, when they leave
-# (docs/decisions: memory bound).
-COMPACT_PIXELS = 4_000_000
+# of this many pixels and more (1080p and up) wait there as the decoder's planes alone, a
+# third of the memory of planes and RGB, and get their RGB back, the same bytes, when they
+# leave (docs/decisions: memory bound, and 0038).
+COMPACT_PIXELS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,13 @@ def _held(vf: VideoFrame) -> VideoFrame | _Planes:
     return _Planes(vf.ref, vf.yuv) if vf.yuv is not None and h * w >= COMPACT_PIXELS else vf
 
 
-def _released(out: list[Analysed]) -> list[Analysed]:
-    """Frames leaving the window, each with its RGB picture again."""
-    return [(ref, regions, VideoFrame(rgb_of(p.yuv), p.ref, p.yuv)
-             if isinstance(p, _Planes) else p) for ref, regions, p in out]
+def _released(out: list[Analysed]) -> Iterator[Analysed]:
+    """Frames leaving the window, each with its RGB picture again, made as each is taken: the
+    window's last frames all leave at once at the end, and their RGB would then all be held
+    together."""
+    for ref, regions, p in out:
+        yield ref, regions, (VideoFrame(rgb_of(p.yuv), p.ref, p.yuv) if isinstance(p, _Planes)
+                             else p)
 
 
 @dataclass(frozen=True)
@@ -135,9 +140,13 @@ class VideoAnalysis:
         self.keep_images = keep_images
         self.workers, self.depth = workers, depth
         options = analyzer.options
+        # Whole-frame passes on large frames (a full face look, a plate or text search) run
+        # one at a time: each holds a full-resolution network's buffers, and two side by side
+        # would add their peaks (docs/decisions/0038).
+        self._large = threading.Lock()
         # One face schedule per scheduled face slot, aligned with the analyzer's slots.
         self._guided: tuple[GuidedFaces | None, ...] = tuple(
-            GuidedFaces(s.guided, options.schedule)
+            GuidedFaces(s.guided, options.schedule, self._large)
             if s.guided is not None and options.schedule is not None else None
             for s in analyzer.slots)
         self._cuts = (CutDetector(tracker.options.cut_threshold) if tracker is not None
@@ -204,9 +213,11 @@ class VideoAnalysis:
             searches.append(submit(self._search, slot, vf.image) if own else None)
         return FrameJob(vf, cut, tuple(passes), tuple(searches))
 
-    @staticmethod
-    def _search(slot: Slot, image: np.ndarray) -> Found:
-        return Analyzer.search(slot, image, candidates=True, video=True)
+    def _search(self, slot: Slot, image: np.ndarray) -> Found:
+        h, w = image.shape[:2]
+        large = w * h > (self.analyzer.options.schedule or ScheduleOptions()).full_pixels
+        with self._large if large else contextlib.nullcontext():
+            return Analyzer.search(slot, image, candidates=True, video=True)
 
     def _faces(self, slot: Slot, image: np.ndarray) -> tuple[Detections, Detections]:
         """The face search of the frame being analysed: its own pass, started ahead, and

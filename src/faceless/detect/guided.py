@@ -132,14 +132,16 @@ class GuidedFaces:
 
     kind = Kind.FACE
 
-    def __init__(self, detector: PassDetector, schedule: ScheduleOptions | None = None
-                 ) -> None:
+    def __init__(self, detector: PassDetector, schedule: ScheduleOptions | None = None,
+                 large: threading.Lock | None = None) -> None:
+        """`large`: the lock that whole-frame passes on large frames take, shared with the
+        video's other whole-frame searches (one such pass at a time); default its own."""
         self.detector = detector
         self.schedule = schedule or ScheduleOptions()
         self._since_full: int | None = None  # frames since the last full look
         # One full look at a time when a look-ahead runs frames' passes side by side: two at
         # once would each hold a full-resolution pass's buffers, for no gain in speed.
-        self._full = threading.Lock()
+        self._full = large or threading.Lock()
 
     def detect_all(self, image: np.ndarray, expected: np.ndarray | None = None,
                    cut: bool = False) -> tuple[Detections, Detections, Look]:
