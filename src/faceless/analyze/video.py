@@ -108,8 +108,7 @@ def tracker_for(options: Options) -> Tracker | None:
         return None
     track = options.track
     if Kind.PLATE not in options.hide and track.back_hold:
-        # Only plates are followed backwards; without them the grey copies of frames that
-        # it needs would be made for nothing.
+        # back_hold follows plates backwards; faces have their own face_back_hold.
         track = replace(track, back_hold=0)
     if not options.hide & {Kind.PLATE, Kind.TEXT, Kind.HEAD, Kind.PERSON}:
         track = replace(track, sparse_gap=0)  # its longer window would hold frames for nothing
