@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -325,20 +326,25 @@ def tables(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def _groups(rows: list[dict], field: str) -> Iterator[tuple[str, str, list[dict]]]:
+    """(size, tool, its rows that have `field`), in the order they ran; empty groups left out."""
+    for size in dict.fromkeys(r["size"] for r in rows):
+        for tool in dict.fromkeys(r["tool"] for r in rows):
+            rs = [r for r in rows if r["size"] == size and r["tool"] == tool and field in r]
+            if rs:
+                yield size, tool, rs
+
+
 def after_table(rows: list[dict]) -> str:
     """Per size and tool: runs of leaked frames of a face after the tool first hid it, and
     the share of pixels it changed away from the faces (over-redaction, median over scenes)."""
     out = ["| size | tool | leak runs after found | of them > 2 frames | face-frames in them | "
            "longest | over-redaction % (median [min–max]) |", "|" + "---|" * 7]
-    for size in dict.fromkeys(r["size"] for r in rows):
-        for tool in dict.fromkeys(r["tool"] for r in rows):
-            rs = [r for r in rows if r["size"] == size and r["tool"] == tool and "runs" in r]
-            if not rs:
-                continue
-            runs = [x["frames"] for r in rs for x in r["runs"]]
-            out.append(f"| {size} | {tool} | {len(runs)} | {sum(x > 2 for x in runs)} | "
-                       f"{sum(runs)} | {max(runs, default=0)} | "
-                       f"{_spread([r['over'] for r in rs], '{:.2f}')} |")
+    for size, tool, rs in _groups(rows, "runs"):
+        runs = [x["frames"] for r in rs for x in r["runs"]]
+        out.append(f"| {size} | {tool} | {len(runs)} | {sum(x > 2 for x in runs)} | "
+                   f"{sum(runs)} | {max(runs, default=0)} | "
+                   f"{_spread([r['over'] for r in rs], '{:.2f}')} |")
     return "\n".join(out)
 
 
@@ -368,18 +374,14 @@ def empty_table(rows: list[dict]) -> str:
     backgrounds' own passers-by)."""
     out = ["| size | tool | scenes | pixels changed % (median [min–max]) | regions a frame "
            "(mean) | of them added by tracking |", "|" + "---|" * 6]
-    for size in dict.fromkeys(r["size"] for r in rows):
-        for tool in dict.fromkeys(r["tool"] for r in rows):
-            rs = [r for r in rows if r["size"] == size and r["tool"] == tool and "over" in r]
-            if not rs:
-                continue
-            frames = sum(r["frames"] for r in rs if r.get("regions") is not None)
-            regs = [r["regions"] for r in rs if r.get("regions") is not None]
-            added = sum(sum(r["added"].values()) for r in rs if r.get("regions") is not None)
-            out.append(f"| {size} | {tool} | {len(rs)} | "
-                       f"{_spread([r['over'] for r in rs], '{:.2f}')} | "
-                       + (f"{sum(regs) / frames:.2f} | {added / frames:.2f} |" if regs
-                          else "– | – |"))
+    for size, tool, rs in _groups(rows, "over"):
+        frames = sum(r["frames"] for r in rs if r.get("regions") is not None)
+        regs = [r["regions"] for r in rs if r.get("regions") is not None]
+        added = sum(sum(r["added"].values()) for r in rs if r.get("regions") is not None)
+        out.append(f"| {size} | {tool} | {len(rs)} | "
+                   f"{_spread([r['over'] for r in rs], '{:.2f}')} | "
+                   + (f"{sum(regs) / frames:.2f} | {added / frames:.2f} |" if regs
+                      else "– | – |"))
     return "\n".join(out)
 
 

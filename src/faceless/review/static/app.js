@@ -376,30 +376,21 @@ function draw() {
     const label = `${r.track === null ? "" : "#" + r.track + " "}${r.kind}${r.origin === "manual" ? ` (manual${key ? ", keyframe" : ""})` : ""}`;
     ctx.fillText(label, x1 * k + 2, Math.max(12, y1 * k - 3));
   }
-  // Low-score candidates nothing hides: dashed, with the key that hides them.
-  for (const c of candidatesHere()) {
-    const [x1, y1, x2, y2] = c.box;
-    ctx.strokeStyle = LOW;
-    ctx.lineWidth = 2;
-    ctx.setLineDash([2, 3]);
+  // A dashed box with its label under it: what nothing hides yet.
+  const dashed = ([x1, y1, x2, y2], colour, width, dash, label) => {
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = width;
+    ctx.setLineDash(dash);
     ctx.strokeRect(x1 * k, y1 * k, (x2 - x1) * k, (y2 - y1) * k);
     ctx.setLineDash([]);
-    ctx.fillStyle = LOW;
+    ctx.fillStyle = colour;
     ctx.font = "12px system-ui, sans-serif";
-    ctx.fillText(`low ${c.score.toFixed(2)} · P hides it`, x1 * k + 2, Math.min(canvas.height - 3, y2 * k + 13));
-  }
+    ctx.fillText(label, x1 * k + 2, Math.min(canvas.height - 3, y2 * k + 13));
+  };
+  // Low-score candidates nothing hides, with the key that hides them.
+  for (const c of candidatesHere()) dashed(c.box, LOW, 2, [2, 3], `low ${c.score.toFixed(2)} · P hides it`);
   const picked = state.suspect && state.suspect.boxes[frameInfo(state.index)[0]];
-  if (picked) {
-    const [x1, y1, x2, y2] = picked;
-    ctx.strokeStyle = SUSPECT;
-    ctx.lineWidth = 3;
-    ctx.setLineDash([8, 4]);
-    ctx.strokeRect(x1 * k, y1 * k, (x2 - x1) * k, (y2 - y1) * k);
-    ctx.setLineDash([]);
-    ctx.fillStyle = SUSPECT;
-    ctx.font = "12px system-ui, sans-serif";
-    ctx.fillText(`suspect ${state.suspect.kind}`, x1 * k + 2, Math.min(canvas.height - 3, y2 * k + 13));
-  }
+  if (picked) dashed(picked, SUSPECT, 3, [8, 4], `suspect ${state.suspect.kind}`);
   const shaped = targetBox();
   if (shaped) {
     const [x1, y1, x2, y2] = shaped;
