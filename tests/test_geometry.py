@@ -48,6 +48,20 @@ def test_iou_and_nms():
     assert keep.tolist() == [0, 3]
 
 
+def test_nms_keeps_what_greedy_suppression_by_iou_matrix_keeps():
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0, 200, (400, 2))
+    boxes = np.hstack([xy, xy + rng.uniform(1, 60, (400, 2))])
+    boxes[7::7] = boxes[1:-6:7]  # exact duplicates
+    scores = rng.choice([0.3, 0.5, 0.5, 0.7, 0.9], 400)  # ties keep their input order
+    for thr in (0.1, 0.3, 0.5):
+        order, want = list(np.argsort(-scores, kind="stable")), []
+        while order:
+            want.append(int(order[0]))
+            row = iou_matrix(boxes[order[:1]], boxes[order[1:]])[0]
+            order = [j for j, v in zip(order[1:], row, strict=True) if v < thr]
+        assert nms(boxes, scores, thr).tolist() == want
+
 def test_region_validates_on_construction():
     with pytest.raises(ValueError):
         Region((0, 0, float("nan"), 1))

@@ -14,7 +14,7 @@ from faceless.api import anonymize_file, detect_file, render_plan
 from faceless.core.types import Detections, FrameRef, Kind, Origin, Region
 from faceless.detect.base import Detector
 from faceless.options import Options
-from faceless.track.hold import cut, follow
+from faceless.track.hold import MIN_STD, _flat, cut, follow
 from faceless.track.tracker import Tracker, TrackOptions
 from videogen import decode_all, make_video
 
@@ -206,6 +206,14 @@ def test_follow_finds_a_shifted_patch_and_cut_refuses_flat_ones():
     assert match > 0.95 and box == (93, 105, 133, 145)
     assert cut(np.full((50, 50, 3), 128, np.uint8), (10, 10, 40, 40)) is None
 
+
+
+def test_contrast_at_the_threshold_is_judged_as_numpy_judges_it():
+    # Two grey levels, half and half: the deviation is half their difference, 4 at 8 apart.
+    for gap in (7.9999, 7.99999, 8.0, 8.00001, 8.0001, 7.0, 9.0):
+        grey = np.full((32, 32), 100.0, np.float32)
+        grey[:, 16:] += np.float32(gap)
+        assert _flat(grey) == (float(grey.std()) < MIN_STD)
 
 # ------------------------------------------------------------------------ pipeline
 

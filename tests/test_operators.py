@@ -90,6 +90,16 @@ def test_overlapping_regions_compound(texture):
     assert diff[50:80, 50:80].mean() > 0.9
 
 
+@pytest.mark.parametrize("op", [Operator.BLUR, Operator.PIXELATE])
+def test_an_alpha_channel_is_hidden_like_the_colours(texture, op):
+    rgba = np.dstack([texture, texture[..., 1]])
+    regions = [Region((20, 20, 80, 80)), Region((50, 50, 110, 110))]
+    out = apply_regions(rgba, regions, OperatorSpec(op))
+    # Every channel is written in place, each exactly as in a colour image of its own.
+    assert np.array_equal(out[..., :3], apply_regions(texture, regions, OperatorSpec(op)))
+    assert np.array_equal(out[..., 3], out[..., 1])
+    assert changed(rgba[..., 1:], out[..., 1:])[30:70, 30:70].mean() > 0.9
+
 def test_spec_by_kind(texture):
     from faceless.core.types import Kind
 

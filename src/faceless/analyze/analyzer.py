@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -225,8 +225,8 @@ class Analyzer:
     def _grown(self, dets: Detections, how: str) -> list[Region]:
         # Face boxes are grown to the head; plate and text detectors size their own.
         grow = self.options.mask_scale if dets.kind is Kind.FACE else 1.0
-        return [replace(r, box=scale_box(r.box, grow),
-                        reason=f"{dets.kind} score {r.score:.2f}{how}")
+        return [Region(scale_box(r.box, grow), r.kind, r.score,
+                       reason=f"{dets.kind} score {r.score:.2f}{how}")
                 for r in dets.regions()]
 
 

@@ -56,14 +56,16 @@ def intersection_matrix(a: npt.ArrayLike, b: npt.ArrayLike, pad: float = 0.0
     """
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
-    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    iw, ih = ix2 - ix1, iy2 - iy1
+    return _intersections(a, b, pad)
+
+
+def _intersections(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], pad: float
+                   ) -> npt.NDArray[np.float64]:
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
     if pad:
         iw, ih = iw + pad, ih + pad
-    inter: npt.NDArray[np.float64] = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+    inter: npt.NDArray[np.float64] = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
     return inter
 
 
@@ -71,7 +73,7 @@ def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike, pad: float = 0.0) -> npt.NDAr
     """Pairwise IoU of (N, 4) and (M, 4) xyxy arrays (`pad`: see intersection_matrix)."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
-    inter = intersection_matrix(a, b, pad)
+    inter = _intersections(a, b, pad)
     union = _areas(a, pad)[:, None] + _areas(b, pad)[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
@@ -79,7 +81,8 @@ def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike, pad: float = 0.0) -> npt.NDAr
 def inside_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """(N, M): the share of each box of `a`'s area that lies inside each box of `b`."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
-    share: npt.NDArray[np.float64] = (intersection_matrix(a, b)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    share: npt.NDArray[np.float64] = (_intersections(a, b, 0.0)
                                       / np.maximum(_areas(a), 1e-9)[:, None])
     return share
 
@@ -94,13 +97,19 @@ def overlaps_any(box: Box, others: Sequence[Box]) -> bool:
 def nms(xyxy: npt.ArrayLike, scores: npt.ArrayLike, iou: float) -> npt.NDArray[np.int64]:
     """Indices kept by greedy non-maximum suppression, best score first."""
     order = np.argsort(-np.asarray(scores), kind="stable")
+    # Columns in score order, each kept box against the boxes still alive: the arithmetic of
+    # iou_matrix (so the same IoU to the last bit) without its per-call set-up.
+    x1, y1, x2, y2 = np.asarray(xyxy, np.float64).reshape(-1, 4)[order].T.copy()
+    area = (x2 - x1) * (y2 - y1)
     keep: list[int] = []
-    boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        if order.size == 1:
-            break
-        ious = iou_matrix(boxes[i : i + 1], boxes[order[1:]])[0]
-        order = order[1:][ious < iou]
+    alive = np.arange(len(order))
+    while alive.size:
+        i, rest = alive[0], alive[1:]
+        keep.append(int(order[i]))
+        iw = np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest])
+        ih = np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest])
+        inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
+        union = area[i] + area[rest] - inter
+        ious = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+        alive = rest[ious < iou]
     return np.asarray(keep, dtype=np.int64)

@@ -55,9 +55,10 @@ class Region:
     def __post_init__(self) -> None:
         # math rather than numpy, and enums converted only when given as strings: a long
         # video's plan holds hundreds of thousands of regions, and loading it must stay quick.
-        if len(self.box) != 4 or not all(math.isfinite(v) for v in self.box):
+        box = tuple(map(float, self.box))
+        if len(box) != 4 or not all(map(math.isfinite, box)):
             raise ValueError(f"box must be four finite numbers, got {self.box!r}")
-        object.__setattr__(self, "box", tuple(float(v) for v in self.box))
+        object.__setattr__(self, "box", box)
         if type(self.kind) is not Kind:
             object.__setattr__(self, "kind", Kind(self.kind))
         if type(self.origin) is not Origin:
