@@ -15,7 +15,7 @@ from faceless.analyze import Analyzer
 from faceless.audit import AuditLog
 from faceless.check import SUSPECT, UNAPPLIED, check_release
 from faceless.check.scan import scan_options
-from faceless.check.temporal import REACH, Linker
+from faceless.check.temporal import ALONE, REACH, TRACK, TRACK_SCORE, Linker
 from faceless.cli.main import main
 from faceless.core.types import Detections, Kind, Region
 from faceless.detect.base import Detector, ModelCard
@@ -259,13 +259,24 @@ class FrameScores(Detector):
                           np.array([self.scores[i]], np.float32))
 
 
-def _suspect_frames(tmp_path: Path, scores: list[float]) -> list[int]:
-    """Frames flagged when a release leaves every frame as in its source."""
+def _suspect_frames(tmp_path: Path, scores: list[float],
+                    hidden_rows: tuple[int, int] | None = None) -> list[int]:
+    """Frames flagged when a release leaves every frame as in its source, or, with
+    `hidden_rows`, only those rows of the face box filled."""
     rng = np.random.default_rng(5)
     frames = [rng.integers(0, 256, (96, 128, 3), dtype=np.uint8) for _ in scores]
     src = make_video(tmp_path / "src.mp4", frames, size=(128, 96))
     rel = tmp_path / "rel.mp4"
-    rel.write_bytes(src.read_bytes())
+    if hidden_rows is None:
+        rel.write_bytes(src.read_bytes())
+    else:
+        out = []
+        for i, vf in enumerate(iter_frames(src)):
+            im = vf.image.copy()
+            x = 30 + 2 * i  # FrameScores' box
+            im[hidden_rows[0]:hidden_rows[1], x:x + 30] = 128
+            out.append(im)
+        rel = make_video(tmp_path / "rel.mkv", out, codec="ffv1")
     analyzer = Analyzer(scan_options(frozenset({Kind.FACE})),
                         detectors=[FrameScores(scores)])
     r = check_release(rel, source=src, hide="face", analyzer=analyzer)
@@ -287,11 +298,30 @@ def test_a_face_scored_barely_above_the_floor_is_judged_when_tied(tmp_path):
 
 
 def test_a_faint_find_never_tied_to_a_confident_one_is_not(tmp_path):
-    """Texture the search scores faintly in every frame flags nothing; so does a faint
-    find whose confident neighbour lies beyond the reach."""
-    assert _suspect_frames(tmp_path, [0.15] * 8) == []
-    far = [0.9] + [0.15] * (REACH + 2)
+    """Texture the search scores faintly in every frame, never from TRACK_SCORE, flags
+    nothing; so does such a find whose confident neighbour lies beyond the reach."""
+    assert _suspect_frames(tmp_path, [0.12] * 8) == []
+    far = [0.9] + [0.12] * (REACH + 2)
     assert _suspect_frames(tmp_path, far) == list(range(REACH + 1))
+
+
+def test_a_face_never_scored_confidently_is_flagged_where_left_whole(tmp_path):
+    """A small, far face the search follows faintly over several frames (one of them from
+    TRACK_SCORE up) and never scores confidently is flagged where the release left it as it
+    was; followed over fewer frames it is not, nor where the release changed part of it."""
+    faint = [TRACK_SCORE + 0.05] + [0.1] * (TRACK - 1) + [0.08] * 3
+    assert _suspect_frames(tmp_path, faint) == list(range(len(faint)))
+    assert _suspect_frames(tmp_path, faint[:TRACK - 1]) == []
+    assert _suspect_frames(tmp_path, faint, hidden_rows=(30, 36)) == []
+
+
+def test_a_face_hidden_down_to_its_mouth_leaves_the_chin_judged(tmp_path):
+    """A confident face whose mask hid the detector's box down to the mouth, leaving the
+    mouth and chin below it as in the source, is flagged; hidden past the chin it is not."""
+    scores = [0.9] * 4
+    # FrameScores' box spans rows 30-70: rows 30-62 filled leave a fifth of it unchanged.
+    assert _suspect_frames(tmp_path, scores, hidden_rows=(30, 62)) == [0, 1, 2, 3]
+    assert _suspect_frames(tmp_path, scores, hidden_rows=(30, 80)) == []
 
 
 def test_faint_finds_are_tied_only_through_overlapping_boxes():
@@ -305,6 +335,23 @@ def test_faint_finds_are_tied_only_through_overlapping_boxes():
     out += linker.finish()
     kept = {i: [r.box[0] for r in regions] for i, regions in out}
     assert kept == {0: [0.0], 1: [1.0], 2: [2.0], 3: [0.0]}
+
+
+def test_faint_finds_followed_over_frames_are_kept_as_alone():
+    """A faint face linked over TRACK frames with no confident find near is kept and marked
+    ALONE; one followed over fewer frames, or never from TRACK_SCORE, is dropped."""
+    def face(x: float, score: float) -> Region:
+        return Region((x, 0.0, x + 10, 10.0), Kind.FACE, score)
+
+    linker: Linker[int] = Linker(0.3)
+    frames = [[face(i, TRACK_SCORE if i == 0 else 0.06), face(100 + i, 0.1),
+               face(200, 0.2)] for i in range(TRACK)]
+    frames += [[face(300, 0.2)] for _ in range(TRACK - 1)]
+    out = [d for i, regions in enumerate(frames) for d in linker.push(i, regions)]
+    out += linker.finish()
+    kept = {i: [(r.box[0], r.reason) for r in regions] for i, regions in out}
+    assert kept == {i: [(float(i), ALONE), (200.0, ALONE)] if i < TRACK else []
+                    for i in range(2 * TRACK - 1)}
 
 
 def test_a_release_that_hid_heads_is_checked_for_the_faces_on_them(media, capsys):

@@ -17,6 +17,13 @@ Thresholds, decided on bench/check_leaks.py's tuning seeds and checked on held-o
   tied to a confident one): its box is looser, often on the edge of a face the release hid
   (about two thirds unchanged), while the faint faces a release leaks are mostly left whole
   (about nine tenths unchanged), so most of it must be unchanged.
+- TRACK_LEAK: the unchanged share that makes a suspect of a faint face tied to no confident
+  one, only followed over frames (faceless.check.temporal.ALONE): texture forms such tracks
+  too, and a release leaves it untouched, so only a face left whole counts.
+- CHIN: a confident face is judged over its detector box and over the same box moved down by
+  this share of its height, the higher unchanged share of the two: the detector's box ends
+  above the chin, where a mask that hid the eyes and brow may leave the mouth and chin as
+  they were (bench/check_leaks.py's labelled boxes reach that much lower).
 - CORE: the part of the detector box measured; the whole box, since inner cores flagged no
   more leaks and flagged more clean frames (a mask that lags a moving face uncovers an edge).
 - VISIBLE: from this share up the face is said to be still visible, below it partly covered.
@@ -35,12 +42,28 @@ SOURCE_FLAG = 0.3
 CORE = 1.0
 LEAK = 0.3
 FAINT_LEAK = 0.8
+TRACK_LEAK = 0.99
+CHIN = 0.15
 VISIBLE = 0.8
 
 
 def unchanged_share(changed: npt.NDArray[np.bool_], detector_box: Box) -> float:
     """Share of the box (its CORE) whose pixels the release left as in the source."""
     return 1.0 - changed_share(changed, scale_box(detector_box, CORE))
+
+
+def lowered(detector_box: Box, share: float = CHIN) -> Box:
+    """The box moved down by `share` of its height (over the chin)."""
+    x1, y1, x2, y2 = detector_box
+    dy = share * (y2 - y1)
+    return (x1, y1 + dy, x2, y2 + dy)
+
+
+def confident_unchanged(changed: npt.NDArray[np.bool_], detector_box: Box) -> float:
+    """Share of a confident face left unchanged: over its box or its box moved over the chin,
+    whichever is higher."""
+    return max(unchanged_share(changed, detector_box),
+               unchanged_share(changed, lowered(detector_box)))
 
 
 def verdict(kind: str, unchanged: float) -> str:

@@ -18,7 +18,7 @@ from faceless.check.metadata import image_metadata, video_metadata
 from faceless.check.model import FRAMES, CheckResult, Finding
 from faceless.check.pixels import change_level, diff, unapplied
 from faceless.check.scan import BLIND, FLAG, SCAN_FLOOR, Scanner, scan_options
-from faceless.check.temporal import WEAK, Linker
+from faceless.check.temporal import TRACK, WEAK, Linker
 from faceless.core.digest import sha256_file
 from faceless.core.errors import ConfigError, MediaReadError, PlanError
 from faceless.core.types import Kind, Region
@@ -123,9 +123,10 @@ def check_release(release: Path, *, source: Path | None = None, plan: Plan | Pat
     `threshold`: the face score that makes a suspect (default scan.FLAG, or scan.BLIND
     without source and plan; with a source, also the score from which a face found on the
     source is judged on its own, default compare.SOURCE_FLAG, fainter ones down to
-    temporal.WEAK when tied to such a face in nearby frames); `leak`: the share of a source
-    face the release left unchanged that makes it a suspect, at least compare.FAINT_LEAK for
-    the faint ones (None: judge the release alone, as without a source). Bad input raises a
+    temporal.WEAK when tied to such a face in nearby frames or followed over temporal.TRACK
+    frames); `leak`: the share of a source face the release left unchanged that makes it a
+    suspect, at least compare.FAINT_LEAK for the faint ones and compare.TRACK_LEAK for those
+    only followed (None: judge the release alone, as without a source). Bad input raises a
     FacelessError subclass naming the file.
     """
     t0 = time.monotonic()
@@ -158,7 +159,8 @@ def check_release(release: Path, *, source: Path | None = None, plan: Plan | Pat
                          every, on_source if compare else limit)
     if compare:
         notes.append(f"compared with the source: each face found on it from score {on_source} "
-                     f"(from {min(WEAK, on_source)} where tied to such a face in nearby frames) "
+                     f"(from {min(WEAK, on_source)} where tied to such a face in nearby frames, or "
+                     f"followed over {TRACK} frames or more and left whole) "
                      "is judged by how much of it the release left unchanged")
     if every > 1:
         notes.append(f"scanned 1 frame in {every} for suspects (the other checks cover every "

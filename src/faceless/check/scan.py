@@ -28,9 +28,18 @@ import numpy as np
 import numpy.typing as npt
 
 from faceless.analyze.analyzer import Analyzer
-from faceless.check.compare import FAINT_LEAK, LEAK, SOURCE_FLAG, unchanged_share, verdict
+from faceless.check.compare import (
+    FAINT_LEAK,
+    LEAK,
+    SOURCE_FLAG,
+    TRACK_LEAK,
+    confident_unchanged,
+    unchanged_share,
+    verdict,
+)
 from faceless.check.model import SUSPECT, Finding
 from faceless.check.pixels import COVER, changed_share
+from faceless.check.temporal import ALONE
 from faceless.core.geometry import inside_matrix, pixel_span, scale_box
 from faceless.core.types import Box, Decision, Kind, Region
 from faceless.options import Options, mode_options
@@ -91,6 +100,7 @@ class Scanner:
         self.leak = leak
         self.confident = confident  # source faces below it are faint (compare.FAINT_LEAK)
         self.faint_leak = max(faint_leak, leak)
+        self.track_leak = max(TRACK_LEAK, leak)  # faint faces tied to no confident one
         self.rescan = rescan
         self.hidden = 0
         self.exempt = 0
@@ -125,9 +135,15 @@ class Scanner:
             judged.append(inner)
             if self._kept(inner, keep):
                 continue
-            share = unchanged_share(changed, inner)
-            faint = r.kind is Kind.FACE and r.score < self.confident
-            if share < (self.faint_leak if faint else self.leak):
+            if r.kind is Kind.FACE and r.reason == ALONE:
+                share, need = unchanged_share(changed, inner), self.track_leak
+            elif r.kind is Kind.FACE and r.score < self.confident:
+                share, need = unchanged_share(changed, inner), self.faint_leak
+            elif r.kind is Kind.FACE:
+                share, need = confident_unchanged(changed, inner), self.leak
+            else:
+                share, need = unchanged_share(changed, inner), self.leak
+            if share < need:
                 self.hidden += 1
                 continue
             out.append(self._suspect(image, r, index, time, verdict(str(r.kind), share), share))

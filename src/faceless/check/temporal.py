@@ -4,14 +4,18 @@ to a confident find of the same face a few frames away.
 A face the search scores low in one frame (turned, blurred by motion, small, half hidden) is
 usually scored high a few frames before or after. Alone, faint finds are mostly texture and
 body parts, which come and go; tied by overlapping boxes through consecutive frames to a
-confident find they are the face itself. Findings are decided REACH scanned frames late, once
-the frames after them are known; the window holds 2 * REACH + 1 frames.
+confident find they are the face itself. A face the search never scores confidently (small,
+far, turned) is still followed the same way: faint finds linked over TRACK frames or more,
+one of them from TRACK_SCORE up, count too, marked ALONE, since texture forms such tracks as
+well and only a face left whole is judged leaked (compare.TRACK_LEAK). Findings are decided
+REACH scanned frames late, once the frames after them are known; the window holds
+2 * REACH + 1 frames.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from faceless.core.geometry import iou_matrix, scale_box
@@ -20,8 +24,12 @@ from faceless.core.types import Box, Kind, Region
 REACH = 8  # scanned frames, each way, over which a faint find may be tied to a confident one
 LINK = 0.2  # IoU of two detector boxes in consecutive scanned frames that ties them
 WEAK = 0.05  # faint finds from this score up are considered (scan.SCAN_FLOOR)
+TRACK = 4  # scanned frames a faint face tied to no confident find must be followed over
+TRACK_SCORE = 0.15  # ... with one of its finds from this score up
+ALONE = "faint face followed over frames, never scored confidently near them"
 
 T = TypeVar("T")
+_NONE, _TIED, _ALONE = 0, 1, 2  # what ties a faint find (Linker._tied)
 
 
 @dataclass
@@ -43,16 +51,20 @@ def _links(a: list[Box], b: list[Box], link: float) -> list[list[int]]:
 
 class Linker(Generic[T]):
     """Takes each scanned frame's source regions in order; gives back, REACH frames later,
-    the regions that count: non-face regions, faces from `strong` up, and faces from `weak`
-    up tied to one from `strong` up within REACH frames."""
+    the regions that count: non-face regions, faces from `strong` up, faces from `weak` up
+    tied to one from `strong` up within REACH frames, and faint faces followed over `track`
+    frames (one of them from `track_score` up) with their reason set to ALONE."""
 
     def __init__(self, strong: float, weak: float = WEAK, reach: int = REACH,
-                 link: float = LINK, mask_scale: float = 1.0) -> None:
+                 link: float = LINK, mask_scale: float = 1.0, track: int = TRACK,
+                 track_score: float = TRACK_SCORE) -> None:
         self.strong = strong
         self.weak = min(weak, strong)
         self.reach = reach
         self.link = link
         self.mask_scale = mask_scale
+        self.track = track
+        self.track_score = track_score
         self.window: deque[_Frame[T]] = deque()
         self.decided = 0  # frames of the window already given back
 
@@ -84,9 +96,14 @@ class Linker(Generic[T]):
 
     def _decide(self, t: int) -> tuple[T, list[Region]]:
         fr = self.window[t]
-        accepted = {i for i in range(len(fr.faces)) if self._tied(t, i)}
-        regions = [r for k, r in enumerate(fr.regions)
-                   if r.kind is not Kind.FACE or fr.faces.index(k) in accepted]
+        ties = {i: self._tied(t, i) for i in range(len(fr.faces))}
+        regions = []
+        for k, r in enumerate(fr.regions):
+            tie = ties[fr.faces.index(k)] if r.kind is Kind.FACE else _TIED
+            if tie == _ALONE:
+                r = replace(r, reason=ALONE)
+            if tie != _NONE:
+                regions.append(r)
         self.decided += 1
         # Frames more than `reach` before the next one to decide are no longer needed.
         while self.decided > self.reach:
@@ -94,12 +111,15 @@ class Linker(Generic[T]):
             self.decided -= 1
         return fr.item, regions
 
-    def _tied(self, t: int, i: int) -> bool:
-        """Whether face i of window frame t is confident, or linked to a confident face."""
+    def _tied(self, t: int, i: int) -> int:
+        """Whether face i of window frame t is confident or linked to a confident face
+        (_TIED), only followed over frames by faint finds (_ALONE), or neither (_NONE)."""
         win = self.window
-        if win[t].regions[win[t].faces[i]].score >= self.strong:
-            return True
+        best = win[t].regions[win[t].faces[i]].score
+        if best >= self.strong:
+            return _TIED
         seen = {(t, i)}
+        first = last = t
         front = [(t, i)]
         while front:
             step = []
@@ -109,9 +129,14 @@ class Linker(Generic[T]):
                 for v in near:
                     if v in seen or abs(v[0] - t) > self.reach:
                         continue
-                    if win[v[0]].regions[win[v[0]].faces[v[1]]].score >= self.strong:
-                        return True
+                    score = win[v[0]].regions[win[v[0]].faces[v[1]]].score
+                    if score >= self.strong:
+                        return _TIED
+                    best = max(best, score)
+                    first, last = min(first, v[0]), max(last, v[0])
                     seen.add(v)
                     step.append(v)
             front = step
-        return False
+        if last - first + 1 >= self.track and best >= self.track_score:
+            return _ALONE
+        return _NONE
