@@ -265,6 +265,8 @@ def test_lookahead_is_bounded_and_off_when_not_pipelined(monkeypatch):
     workers, depth = video_analysis.lookahead(Options(), hd)
     assert workers == 4 and workers + 1 <= depth <= workers + 8
     assert video_analysis.lookahead(Options(), Info(7680, 4320)) == (1, 2)  # 150 MB a frame
+    # from 1080p up the large passes take turns: frames further ahead would only wait
+    assert video_analysis.lookahead(Options(), Info(1920, 1080)) == (4, 6)
     assert video_analysis.lookahead(Options(pipelined=False), hd) == (0, 0)
     # every pass on every frame: each worker holds a whole frame's passes, so at most two
     assert video_analysis.lookahead(mode_options("thorough"), hd)[0] == 2

@@ -104,7 +104,7 @@ def test_closer_looks_only_where_a_small_expected_face_was_not_found():
     closer = [c for c in det.calls if c[0] == "pass" and c[2] > 1]
     assert len(closer) == 1
     (h, w), scale = closer[0][1], closer[0][2]
-    assert scale == pytest.approx(4.0)  # 64 px wanted, at most 4x
+    assert scale == pytest.approx(3.0)  # the 16 px face scaled to the 48 px wanted (at most 4x)
     assert w * scale >= 96 and h * scale >= 96 and w < 200  # a crop, not the frame
 
 
@@ -235,9 +235,10 @@ def test_frames_the_low_pass_skips_can_be_left_wholly_to_tracking():
     assert [lk.passes for lk in looks[1:]] == [0, 2, 0, 2]  # skipped, low + closer, ...
 
 
-def test_a_look_ahead_runs_one_full_look_at_a_time():
-    """Full looks hold a full-resolution pass's buffers: the workers of a look-ahead that
-    reach two full-look frames at once take turns (peak memory), low passes do not wait."""
+def test_a_look_ahead_runs_one_full_look_at_a_time_on_1080p_frames():
+    """Full looks on 1080p frames hold a full-resolution pass's buffers: the workers of a
+    look-ahead that reach two full-look frames at once take turns (peak memory); on 720p
+    frames the buffers are small and they do not wait."""
     running, most = [0], [0]
     guard = threading.Lock()
 
@@ -246,24 +247,26 @@ def test_a_look_ahead_runs_one_full_look_at_a_time():
             with guard:
                 running[0] += 1
                 most[0] = max(most[0], running[0])
-            time.sleep(0.05)
+            time.sleep(0.2)
             with guard:
                 running[0] -= 1
             return super().detect_all(image, candidates, video)
 
-    g = GuidedFaces(Slow(), ScheduleOptions(full_every=8))
-    full = g.step(1280, 720)
-    assert full.full
-    threads = [threading.Thread(target=g.own_pass, args=(HD, full)) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert most[0] == 1
+    for image, turns in ((np.zeros((1080, 1920, 3), np.uint8), True), (HD, False)):
+        running[0] = most[0] = 0
+        g = GuidedFaces(Slow(), ScheduleOptions(full_every=8))
+        full = g.step(image.shape[1], image.shape[0])
+        assert full.full
+        threads = [threading.Thread(target=g.own_pass, args=(image, full)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert (most[0] == 1) is turns
 
 
 def test_a_look_ahead_never_runs_a_full_look_beside_a_plate_search(tmp_path):
-    """On large frames the full face look and the whole-frame plate search each hold a
+    """On 1080p frames the full face look and the whole-frame plate search each hold a
     full-resolution network's buffers: run side by side, their peaks would add up."""
 
     running, most = [0], [0]
@@ -293,11 +296,11 @@ def test_a_look_ahead_never_runs_a_full_look_beside_a_plate_search(tmp_path):
             return 1.0
 
         def detect(self, image, passes=None):
-            if image.shape[:2] == HD.shape[:2]:
+            if image.shape[:2] == (1080, 1920):
                 whole_frame_pass()
             return Detections.empty(Kind.PLATE)
 
-    clip = make_video(tmp_path / "hd.mp4", 13, size=(1280, 720))
+    clip = make_video(tmp_path / "fhd.mp4", 13, size=(1920, 1080))
     opts = replace(Options(), text_every=4, schedule=ScheduleOptions(full_every=4))
     analyzer = Analyzer(opts, [SlowFaces(opts.face), SlowPlates()])
     analysis = VideoAnalysis(analyzer, tracker_for(opts), False, workers=3, depth=6)

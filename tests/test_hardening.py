@@ -325,3 +325,18 @@ def test_strict_is_one_switch_for_options_and_video():
     assert Options(strict=True).video.strict
     assert Options(video=VideoOptions(strict=True)).strict
     assert not Options().strict and not Options().video.strict
+
+
+def test_the_cli_asks_for_one_malloc_heap_before_it_runs_a_command(monkeypatch, tmp_path):
+    """Look-ahead threads would each keep a heap grown to a network pass's peak: the command
+    caps glibc at one arena before any thread starts."""
+    from faceless.cli import main as cli_main
+    from faceless.core.malloc import one_heap
+
+    order: list[str] = []
+    monkeypatch.setattr(cli_main, "one_heap", lambda: order.append("heap") or True)
+    monkeypatch.setattr(cli_main, "setup_logging", lambda quiet: order.append("command"))
+    with pytest.raises(SystemExit):
+        cli_main.main(["--version"])
+    assert order[:1] == ["heap"]
+    assert one_heap() is sys.platform.startswith("linux")  # glibc on the machines we test

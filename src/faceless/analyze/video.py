@@ -23,7 +23,7 @@ from faceless.analyze.concurrency import Ahead, Submit
 from faceless.core.geometry import scale_box
 from faceless.core.types import Detections, FrameRef, Kind, Region
 from faceless.detect.base import ScaledDetector
-from faceless.detect.guided import GuidedFaces, Look, OwnPass, ScheduleOptions
+from faceless.detect.guided import LARGE_PASS_PIXELS, GuidedFaces, Look, OwnPass
 from faceless.detect.onnx import single_threaded_lane
 from faceless.detect.sparse import closer_looks
 from faceless.media.video import VideoFrame, VideoInfo, Yuv, rgb_of
@@ -87,8 +87,9 @@ def lookahead(options: Options, info: VideoInfo) -> tuple[int, int]:
     them, for a caller running several processes side by side), at most 4, and at most 2
     where every frame runs every pass (no face schedule, or no tracking: each worker then
     holds a whole frame's passes at once); enough frames ahead for the others to go on while
-    one worker runs a full look. Frames ahead are bounded to ~256 MB (on huge frames: one
-    worker, two frames ahead).
+    one worker runs a full look, two more than the workers from 1080p up (their large passes
+    take turns). Frames ahead are bounded to ~256 MB (on huge frames: one worker, two frames
+    ahead).
     """
     if not options.pipelined:
         return 0, 0
@@ -99,7 +100,12 @@ def lookahead(options: Options, info: VideoInfo) -> tuple[int, int]:
     frame_bytes = max(1, info.width * info.height * 9 // 2)  # RGB and the decoder's planes
     fit = 256_000_000 // frame_bytes
     workers = max(1, min(workers, fit - 1))
-    return workers, max(workers + 1, min(workers + 8, fit))
+    depth = max(workers + 1, min(workers + 8, fit))
+    if info.width * info.height >= LARGE_PASS_PIXELS:
+        # Large frames' whole-frame passes take turns, so frames further ahead would only
+        # wait, each holding a large frame (docs/decisions/0044).
+        depth = min(depth, workers + 2)
+    return workers, depth
 
 
 def tracker_for(options: Options) -> Tracker | None:
@@ -140,8 +146,7 @@ class VideoAnalysis:
         self.workers, self.depth = workers, depth
         options = analyzer.options
         # Whole-frame passes on large frames (a full face look, a plate or text search) run
-        # one at a time: each holds a full-resolution network's buffers, and two side by side
-        # would add their peaks (docs/decisions/0038).
+        # one at a time (detect.guided.LARGE_PASS_PIXELS).
         self._large = threading.Lock()
         # One face schedule per scheduled face slot, aligned with the analyzer's slots.
         self._guided: tuple[GuidedFaces | None, ...] = tuple(
@@ -214,8 +219,7 @@ class VideoAnalysis:
 
     def _search(self, slot: Slot, image: np.ndarray) -> Found:
         h, w = image.shape[:2]
-        large = w * h > (self.analyzer.options.schedule or ScheduleOptions()).full_pixels
-        with self._large if large else contextlib.nullcontext():
+        with self._large if w * h >= LARGE_PASS_PIXELS else contextlib.nullcontext():
             return Analyzer.search(slot, image, candidates=True, video=True)
 
     def _faces(self, slot: Slot, image: np.ndarray) -> tuple[Detections, Detections]:

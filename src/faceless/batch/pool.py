@@ -35,6 +35,7 @@ from faceless.api import Result, anonymize_file
 from faceless.batch.ledger import stale_temporaries
 from faceless.core.digest import sha256_file
 from faceless.core.errors import FacelessError
+from faceless.core.malloc import one_heap
 from faceless.options import Options
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,7 @@ def _serve(conn: Connection, factory: Callable[[], Callable[[Any], Any]],
     """A worker process: build the worker, then run tasks until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, _on_term)
+    one_heap()  # a worker's look-ahead threads share one heap (faceless.core.malloc)
     try:
         if not _die_with(parent):
             return

@@ -10,6 +10,7 @@ from faceless import __version__
 from faceless.cli import audit, check, demo, detect, eval, render, review, run, status
 from faceless.cli.common import EXIT_BUG, EXIT_USAGE, setup_logging
 from faceless.core.errors import FacelessError
+from faceless.core.malloc import one_heap
 
 
 def parser() -> argparse.ArgumentParser:
@@ -31,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    one_heap()  # before any thread starts: see faceless.core.malloc
     a = parser().parse_args(argv)
     setup_logging(getattr(a, "quiet", False))
     try:

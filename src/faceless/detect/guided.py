@@ -33,6 +33,12 @@ from faceless.core.types import Detections, Kind
 from faceless.detect.base import CandidateDetector
 from faceless.detect.faces import FaceOptions, merge_split
 
+# Whole-frame passes on frames of this many pixels and more (1080p and up) run one at a time
+# when frames are searched side by side: each holds a full-resolution network's buffers, and
+# two at once add their peaks. Below it the buffers are small and waiting only costs time
+# (docs/decisions/0038, 0044).
+LARGE_PASS_PIXELS = 2_000_000
+
 
 @runtime_checkable
 class PassDetector(CandidateDetector, Protocol):
@@ -63,13 +69,13 @@ class ScheduleOptions:
     # On the frames the low pass skips, still look closer at faces too small for it.
     closer_when_skipped: bool = True
     closer: bool = True  # look closer around the faces that tracking expects
-    closer_face: float = 64.0  # a closer look scales the crop so the face is about this big
+    closer_face: float = 48.0  # a closer look scales the crop so the face is about this big
     closer_max_scale: float = 4.0
     # On a full-look frame a closer look runs only where it upscales at least this much.
     closer_min_gain: float = 1.5
-    closer_context: float = 1.0  # the crop reaches this many face sides beyond the face
+    closer_context: float = 0.75  # the crop reaches this many face sides beyond the face
     closer_min_crop: int = 96  # px of the crop's side at the detector's input, at least
-    max_closer: int = 12  # closer looks per frame at most (the smallest faces first)
+    max_closer: int = 20  # closer looks per frame at most (the smallest faces first)
     found_iou: float = 0.3  # an expected face that overlaps a confident detection this much
     # ... or lies this much (share of its area) inside one needs no closer look either: a
     # small track inside a found face is part of it (an eye, the hair line), and a closer
@@ -139,8 +145,7 @@ class GuidedFaces:
         self.detector = detector
         self.schedule = schedule or ScheduleOptions()
         self._since_full: int | None = None  # frames since the last full look
-        # One full look at a time when a look-ahead runs frames' passes side by side: two at
-        # once would each hold a full-resolution pass's buffers, for no gain in speed.
+        # One full look on a large frame at a time (LARGE_PASS_PIXELS).
         self._full = large or threading.Lock()
 
     def detect_all(self, image: np.ndarray, expected: np.ndarray | None = None,
@@ -173,9 +178,7 @@ class GuidedFaces:
         fo = self.detector.options
         h, w = image.shape[:2]
         if step.full:
-            # Small frames (full looks on every frame, small buffers) need no turns.
-            big = w * h > self.schedule.full_pixels
-            with self._full if big else contextlib.nullcontext():
+            with self._full if w * h >= LARGE_PASS_PIXELS else contextlib.nullcontext():
                 sure, maybe = self.detector.detect_all(image, candidates=True, video=True)
             return OwnPass(step, [sure.xyxy, maybe.xyxy], [sure.score, maybe.score],
                            len(fo.passes(w, h, video=True)))
