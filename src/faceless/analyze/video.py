@@ -23,7 +23,7 @@ from faceless.analyze.concurrency import Ahead, Submit
 from faceless.core.geometry import scale_box
 from faceless.core.types import Detections, FrameRef, Kind, Region
 from faceless.detect.base import ScaledDetector
-from faceless.detect.guided import LARGE_PASS_PIXELS, GuidedFaces, Look, OwnPass
+from faceless.detect.guided import GuidedFaces, Look, OwnPass, takes_turns
 from faceless.detect.onnx import single_threaded_lane
 from faceless.detect.sparse import closer_looks
 from faceless.media.video import VideoFrame, VideoInfo, Yuv, rgb_of
@@ -101,7 +101,7 @@ def lookahead(options: Options, info: VideoInfo) -> tuple[int, int]:
     fit = 256_000_000 // frame_bytes
     workers = max(1, min(workers, fit - 1))
     depth = max(workers + 1, min(workers + 8, fit))
-    if info.width * info.height >= LARGE_PASS_PIXELS:
+    if takes_turns(info.width, info.height):
         # Large frames' whole-frame passes take turns, so frames further ahead would only
         # wait, each holding a large frame (docs/decisions/0044).
         depth = min(depth, workers + 2)
@@ -146,7 +146,7 @@ class VideoAnalysis:
         self.workers, self.depth = workers, depth
         options = analyzer.options
         # Whole-frame passes on large frames (a full face look, a plate or text search) run
-        # one at a time (detect.guided.LARGE_PASS_PIXELS).
+        # one at a time (detect.guided.takes_turns).
         self._large = threading.Lock()
         # One face schedule per scheduled face slot, aligned with the analyzer's slots.
         self._guided: tuple[GuidedFaces | None, ...] = tuple(
@@ -219,7 +219,7 @@ class VideoAnalysis:
 
     def _search(self, slot: Slot, image: np.ndarray) -> Found:
         h, w = image.shape[:2]
-        with self._large if w * h >= LARGE_PASS_PIXELS else contextlib.nullcontext():
+        with self._large if takes_turns(w, h) else contextlib.nullcontext():
             return Analyzer.search(slot, image, candidates=True, video=True)
 
     def _faces(self, slot: Slot, image: np.ndarray) -> tuple[Detections, Detections]:

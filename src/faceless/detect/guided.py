@@ -40,6 +40,11 @@ from faceless.detect.faces import FaceOptions, merge_split
 LARGE_PASS_PIXELS = 2_000_000
 
 
+def takes_turns(width: int, height: int) -> bool:
+    """Whether whole-frame passes on frames of this size run one at a time."""
+    return width * height >= LARGE_PASS_PIXELS
+
+
 @runtime_checkable
 class PassDetector(CandidateDetector, Protocol):
     """A face detector that also runs one pass at a given scale, as the schedule needs
@@ -145,7 +150,7 @@ class GuidedFaces:
         self.detector = detector
         self.schedule = schedule or ScheduleOptions()
         self._since_full: int | None = None  # frames since the last full look
-        # One full look on a large frame at a time (LARGE_PASS_PIXELS).
+        # One full look on a large frame at a time (takes_turns).
         self._full = large or threading.Lock()
 
     def detect_all(self, image: np.ndarray, expected: np.ndarray | None = None,
@@ -178,7 +183,7 @@ class GuidedFaces:
         fo = self.detector.options
         h, w = image.shape[:2]
         if step.full:
-            with self._full if w * h >= LARGE_PASS_PIXELS else contextlib.nullcontext():
+            with self._full if takes_turns(w, h) else contextlib.nullcontext():
                 sure, maybe = self.detector.detect_all(image, candidates=True, video=True)
             return OwnPass(step, [sure.xyxy, maybe.xyxy], [sure.score, maybe.score],
                            len(fo.passes(w, h, video=True)))
