@@ -13,6 +13,8 @@ the scenes for speed and memory (they have no face labels).
     python bench/crowds.py --sizes 720p 1080p --seeds 20 --first-seed 5000
     python bench/crowds.py --sizes 720p --seeds 2 --frames 45       # a quick look
     python bench/crowds.py --sizes 4k --seeds 5 --frames 30 --real --markdown /tmp/c.md
+    python bench/crowds.py --sizes 1080p --seeds 5 --frames 30 \\
+        --tools deface 'faceless --hide face' 'faceless --hide face --full-every 2'
 
 Leaks in detail: `--diagnose` lists every run of leaked frames of a face after the tool
 first hid it (size, mask, occlusion, blur, contrast, and from faceless's saved plan which
@@ -463,7 +465,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--first-seed", type=int, default=None,
                     help="first seed (default: drawn from the clock, so every run is new)")
     ap.add_argument("--frames", type=int, default=90, help="frames per scene (default 90)")
-    ap.add_argument("--tools", nargs="+", default=list(TOOLS), choices=list(TOOLS))
+    ap.add_argument("--tools", nargs="+", default=list(TOOLS),
+                    help="deface, faceless, or faceless with run options, e.g. "
+                         "'faceless --thorough' or 'faceless --full-every 4' (default: "
+                         f"{', '.join(TOOLS)})")
     ap.add_argument("--baseline-src", type=Path, metavar="DIR",
                     help="also run each faceless tool from the package in DIR/src (another "
                          "revision, e.g. from `git archive`), shown as 'TOOL (before)'")
@@ -485,6 +490,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write every row here")
     ap.add_argument("--keep", type=Path, help="keep scenes and outputs in this folder")
     a = ap.parse_args(argv)
+    for tool in a.tools:
+        if tool not in TOOLS:
+            if tool.split()[0] != "faceless":
+                ap.error(f"--tools {tool!r}: deface, or faceless with its run options")
+            TOOLS[tool] = [*TOOLS["faceless"], *shlex.split(tool)[1:]]
     if a.baseline_src is not None:
         if not (a.baseline_src / "src" / "faceless" / "__main__.py").exists():
             ap.error(f"{a.baseline_src}/src/faceless is not a faceless package")

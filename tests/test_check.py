@@ -15,7 +15,15 @@ from faceless.analyze import Analyzer
 from faceless.audit import AuditLog
 from faceless.check import SUSPECT, UNAPPLIED, check_release
 from faceless.check.scan import scan_options
-from faceless.check.temporal import ALONE, REACH, TRACK, TRACK_SCORE, Linker
+from faceless.check.temporal import (
+    ALONE,
+    REACH,
+    TRACK,
+    TRACK_SCORE,
+    TRACK_SIDE,
+    Linker,
+    face_shaped,
+)
 from faceless.cli.main import main
 from faceless.core.types import Detections, Kind, Region
 from faceless.detect.base import Detector, ModelCard
@@ -243,8 +251,8 @@ class FrameScores(Detector):
 
     kind = Kind.FACE
 
-    def __init__(self, scores: list[float]) -> None:
-        self.scores, self.calls = scores, 0
+    def __init__(self, scores: list[float], size: tuple[int, int] = (30, 40)) -> None:
+        self.scores, self.size, self.calls = scores, size, 0
 
     @property
     def card(self) -> ModelCard:
@@ -255,12 +263,14 @@ class FrameScores(Detector):
         x = 30 + 2 * i
         if self.scores[i] == 0:
             return Detections.empty()
-        return Detections(np.array([[x, 30, x + 30, 70]], np.float32),
+        w, h = self.size
+        return Detections(np.array([[x, 30, x + w, 30 + h]], np.float32),
                           np.array([self.scores[i]], np.float32))
 
 
 def _suspect_frames(tmp_path: Path, scores: list[float],
-                    hidden_rows: tuple[int, int] | None = None) -> list[int]:
+                    hidden_rows: tuple[int, int] | None = None,
+                    size: tuple[int, int] = (30, 40)) -> list[int]:
     """Frames flagged when a release leaves every frame as in its source, or, with
     `hidden_rows`, only those rows of the face box filled."""
     rng = np.random.default_rng(5)
@@ -278,7 +288,7 @@ def _suspect_frames(tmp_path: Path, scores: list[float],
             out.append(im)
         rel = make_video(tmp_path / "rel.mkv", out, codec="ffv1")
     analyzer = Analyzer(scan_options(frozenset({Kind.FACE})),
-                        detectors=[FrameScores(scores)])
+                        detectors=[FrameScores(scores, size)])
     r = check_release(rel, source=src, hide="face", analyzer=analyzer)
     return sorted({f.frame for f in r.of(SUSPECT) if f.frame is not None})
 
@@ -300,8 +310,9 @@ def test_a_face_scored_barely_above_the_floor_is_judged_when_tied(tmp_path):
 def test_a_faint_find_never_tied_to_a_confident_one_is_not(tmp_path):
     """Texture the search scores faintly in every frame, never from TRACK_SCORE, flags
     nothing; so does such a find whose confident neighbour lies beyond the reach."""
-    assert _suspect_frames(tmp_path, [0.12] * 8) == []
-    far = [0.9] + [0.12] * (REACH + 2)
+    below = TRACK_SCORE - 0.03
+    assert _suspect_frames(tmp_path, [below] * 8) == []
+    far = [0.9] + [below] * (REACH + 2)
     assert _suspect_frames(tmp_path, far) == list(range(REACH + 1))
 
 
@@ -312,7 +323,25 @@ def test_a_face_never_scored_confidently_is_flagged_where_left_whole(tmp_path):
     faint = [TRACK_SCORE + 0.05] + [0.1] * (TRACK - 1) + [0.08] * 3
     assert _suspect_frames(tmp_path, faint) == list(range(len(faint)))
     assert _suspect_frames(tmp_path, faint[:TRACK - 1]) == []
-    assert _suspect_frames(tmp_path, faint, hidden_rows=(30, 36)) == []
+    assert _suspect_frames(tmp_path, faint, hidden_rows=(30, 42)) == []
+
+
+def test_texture_followed_over_frames_is_not_flagged_unless_shaped_like_a_face(tmp_path):
+    """Faint finds followed over frames in a box too small, too wide or too tall for a face
+    (the texture the search scores faintly) flag nothing; the same finds in a face's box do."""
+    faint = [TRACK_SCORE + 0.05] * (TRACK + 2)
+    assert _suspect_frames(tmp_path, faint, size=(24, 30)) == list(range(len(faint)))
+    small = int(TRACK_SIDE) - 4
+    assert _suspect_frames(tmp_path, faint, size=(small, small)) == []
+    assert _suspect_frames(tmp_path, faint, size=(40, 24)) == []
+    assert _suspect_frames(tmp_path, faint, size=(20, 50)) == []
+
+
+def test_face_shaped_boxes():
+    assert face_shaped((0, 0, 24, 30))
+    assert not face_shaped((0, 0, TRACK_SIDE - 1, TRACK_SIDE * 1.2))
+    assert not face_shaped((0, 0, 40, 30))
+    assert not face_shaped((0, 0, 20, 45))
 
 
 def test_a_face_hidden_down_to_its_mouth_leaves_the_chin_judged(tmp_path):
@@ -341,10 +370,10 @@ def test_faint_finds_followed_over_frames_are_kept_as_alone():
     """A faint face linked over TRACK frames with no confident find near is kept and marked
     ALONE; one followed over fewer frames, or never from TRACK_SCORE, is dropped."""
     def face(x: float, score: float) -> Region:
-        return Region((x, 0.0, x + 10, 10.0), Kind.FACE, score)
+        return Region((x, 0.0, x + 24, 30.0), Kind.FACE, score)
 
     linker: Linker[int] = Linker(0.3)
-    frames = [[face(i, TRACK_SCORE if i == 0 else 0.06), face(100 + i, 0.1),
+    frames = [[face(i, TRACK_SCORE if i == 0 else 0.06), face(100 + i, TRACK_SCORE - 0.03),
                face(200, 0.2)] for i in range(TRACK)]
     frames += [[face(300, 0.2)] for _ in range(TRACK - 1)]
     out = [d for i, regions in enumerate(frames) for d in linker.push(i, regions)]

@@ -160,7 +160,8 @@ def check_release(release: Path, *, source: Path | None = None, plan: Plan | Pat
     if compare:
         notes.append(f"compared with the source: each face found on it from score {on_source} "
                      f"(from {min(WEAK, on_source)} where tied to such a face in nearby frames, or "
-                     f"followed over {TRACK} frames or more and left whole) "
+                     f"followed over {TRACK} frames or more in a face-shaped box and left "
+                     "mostly whole) "
                      "is judged by how much of it the release left unchanged")
     if every > 1:
         notes.append(f"scanned 1 frame in {every} for suspects (the other checks cover every "

@@ -6,8 +6,10 @@ usually scored high a few frames before or after. Alone, faint finds are mostly 
 body parts, which come and go; tied by overlapping boxes through consecutive frames to a
 confident find they are the face itself. A face the search never scores confidently (small,
 far, turned) is still followed the same way: faint finds linked over TRACK frames or more,
-one of them from TRACK_SCORE up, count too, marked ALONE, since texture forms such tracks as
-well and only a face left whole is judged leaked (compare.TRACK_LEAK). Findings are decided
+one of them from TRACK_SCORE up, count too, marked ALONE, where their box is shaped like the
+detector's face boxes (TRACK_SIDE, TRACK_ASPECT): texture forms such tracks as well, mostly in
+boxes smaller or squatter or taller than a face's, and a face is judged leaked only where the
+release left most of it whole (compare.TRACK_LEAK). Findings are decided
 REACH scanned frames late, once the frames after them are known; the window holds
 2 * REACH + 1 frames.
 """
@@ -25,7 +27,9 @@ REACH = 8  # scanned frames, each way, over which a faint find may be tied to a 
 LINK = 0.2  # IoU of two detector boxes in consecutive scanned frames that ties them
 WEAK = 0.05  # faint finds from this score up are considered (scan.SCAN_FLOOR)
 TRACK = 4  # scanned frames a faint face tied to no confident find must be followed over
-TRACK_SCORE = 0.15  # ... with one of its finds from this score up
+TRACK_SCORE = 0.1  # ... with one of its finds from this score up
+TRACK_SIDE = 20.0  # ... and a detector box at least this many pixels on its short side
+TRACK_ASPECT = (0.9, 1.9)  # ... and a height over width within these
 ALONE = "faint face followed over frames, never scored confidently near them"
 
 T = TypeVar("T")
@@ -42,6 +46,13 @@ class _Frame(Generic[T]):
     prv: list[list[int]] = field(default_factory=list)  # links into the previous frame's
 
 
+def face_shaped(box: Box, side: float = TRACK_SIDE,
+                aspect: tuple[float, float] = TRACK_ASPECT) -> bool:
+    """Whether a detector box is large enough and shaped like a face's."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    return min(w, h) >= side and aspect[0] * w <= h <= aspect[1] * w
+
+
 def _links(a: list[Box], b: list[Box], link: float) -> list[list[int]]:
     if not a or not b:
         return [[] for _ in a]
@@ -52,12 +63,13 @@ def _links(a: list[Box], b: list[Box], link: float) -> list[list[int]]:
 class Linker(Generic[T]):
     """Takes each scanned frame's source regions in order; gives back, REACH frames later,
     the regions that count: non-face regions, faces from `strong` up, faces from `weak` up
-    tied to one from `strong` up within REACH frames, and faint faces followed over `track`
-    frames (one of them from `track_score` up) with their reason set to ALONE."""
+    tied to one from `strong` up within REACH frames, and face-shaped faint faces followed
+    over `track` frames (one of them from `track_score` up) with their reason set to ALONE."""
 
     def __init__(self, strong: float, weak: float = WEAK, reach: int = REACH,
                  link: float = LINK, mask_scale: float = 1.0, track: int = TRACK,
-                 track_score: float = TRACK_SCORE) -> None:
+                 track_score: float = TRACK_SCORE, track_side: float = TRACK_SIDE,
+                 track_aspect: tuple[float, float] = TRACK_ASPECT) -> None:
         self.strong = strong
         self.weak = min(weak, strong)
         self.reach = reach
@@ -65,6 +77,8 @@ class Linker(Generic[T]):
         self.mask_scale = mask_scale
         self.track = track
         self.track_score = track_score
+        self.track_side = track_side
+        self.track_aspect = track_aspect
         self.window: deque[_Frame[T]] = deque()
         self.decided = 0  # frames of the window already given back
 
@@ -100,6 +114,9 @@ class Linker(Generic[T]):
         regions = []
         for k, r in enumerate(fr.regions):
             tie = ties[fr.faces.index(k)] if r.kind is Kind.FACE else _TIED
+            if tie == _ALONE and not face_shaped(fr.boxes[fr.faces.index(k)], self.track_side,
+                                                 self.track_aspect):
+                tie = _NONE
             if tie == _ALONE:
                 r = replace(r, reason=ALONE)
             if tie != _NONE:
