@@ -110,13 +110,10 @@ class Linker(Generic[T]):
 
     def _decide(self, t: int) -> tuple[T, list[Region]]:
         fr = self.window[t]
-        ties = {i: self._tied(t, i) for i in range(len(fr.faces))}
+        position = {k: i for i, k in enumerate(fr.faces)}  # region index -> face index
         regions = []
         for k, r in enumerate(fr.regions):
-            tie = ties[fr.faces.index(k)] if r.kind is Kind.FACE else _TIED
-            if tie == _ALONE and not face_shaped(fr.boxes[fr.faces.index(k)], self.track_side,
-                                                 self.track_aspect):
-                tie = _NONE
+            tie = self._tied(t, position[k]) if r.kind is Kind.FACE else _TIED
             if tie == _ALONE:
                 r = replace(r, reason=ALONE)
             if tie != _NONE:
@@ -130,7 +127,8 @@ class Linker(Generic[T]):
 
     def _tied(self, t: int, i: int) -> int:
         """Whether face i of window frame t is confident or linked to a confident face
-        (_TIED), only followed over frames by faint finds (_ALONE), or neither (_NONE)."""
+        (_TIED), only followed over frames by faint finds in a face-shaped box (_ALONE), or
+        neither (_NONE)."""
         win = self.window
         best = win[t].regions[win[t].faces[i]].score
         if best >= self.strong:
@@ -154,6 +152,7 @@ class Linker(Generic[T]):
                     seen.add(v)
                     step.append(v)
             front = step
-        if last - first + 1 >= self.track and best >= self.track_score:
+        if (last - first + 1 >= self.track and best >= self.track_score
+                and face_shaped(win[t].boxes[i], self.track_side, self.track_aspect)):
             return _ALONE
         return _NONE
